@@ -1,0 +1,5 @@
+import sys
+
+from skelar.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""The ``skelar`` console command: parses arguments and delegates to one subcommand module each.
+
+A subcommand lives in ``skelar/cli/cmd_<name>.py`` and exposes ``register(subparsers)``, which adds
+its parser and sets ``func`` to a callable taking the parsed ``argparse.Namespace`` and returning an
+exit code. The CLI only parses and delegates; the work happens in the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+__all__ = ["main", "build_parser"]
+
+# modules that are missing (not written yet) are skipped, so the command always starts
+SUBCOMMAND_MODULES = [
+    "train",
+    "test",
+    "predict",
+    "models",
+    "info",
+    "import_checkpoint",
+    "export",
+    "bench",
+    "prepare",
+    "data",
+    "ensemble",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from skelar import __version__
+
+    parser = argparse.ArgumentParser(prog="skelar", description="Skeleton-based human action recognition toolkit.")
+    parser.add_argument("--version", action="version", version=f"skelar {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks instead of one-line errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"skelar.cli.cmd_{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"skelar.cli.cmd_{name}":
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if args.debug or os.environ.get("SKELAR_DEBUG"):
+        return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("skelar: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, RuntimeError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"skelar: error: {' '.join(str(msg).split())}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

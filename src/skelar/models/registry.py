@@ -1,0 +1,109 @@
+"""Model registry in the style of timm: ``register_model``, ``create_model``, ``list_models``.
+
+Every registered model takes the canonical input ``(N, C, T, V, M)`` and returns logits ``(N, K)``
+(or a dict with ``"logits"`` and auxiliary entries, see :mod:`skelar.engine`). Keyword arguments
+shared by all models: ``num_classes``, ``layout`` (a registered joint-layout name, default
+``"ntu25"``) and, where it applies, ``num_persons``. A model exposes ``input_shape`` — the
+``(C, T, V, M)`` it expects — so tools and tests can build example inputs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ModelEntry",
+    "register_model",
+    "create_model",
+    "list_models",
+    "get_model_entry",
+    "convert_reference_state_dict",
+]
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    builder: Callable[..., nn.Module]
+    converter: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None
+    description: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+_MODELS: dict[str, ModelEntry] = {}
+_CONVERTERS: dict[str, Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]] = {}
+
+
+def register_model(
+    name: str,
+    converter: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+    description: str = "",
+    **defaults: Any,
+) -> Callable:
+    """Decorator registering a model class or builder under ``name``.
+
+    ``converter`` maps a state dict of the reference implementation onto this model's keys;
+    ``defaults`` are keyword arguments used when the caller does not give them.
+    """
+
+    def deco(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} registered twice")
+        _MODELS[name] = ModelEntry(name, builder, converter, description or (builder.__doc__ or "").strip().split("\n")[0], dict(defaults))
+        if converter is not None:
+            _CONVERTERS[name] = converter
+        return builder
+
+    return deco
+
+
+def register_converter(name: str, converter: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]) -> None:
+    """Register a reference-state-dict converter for a component that is not a full model (e.g. ``sf_head``)."""
+    _CONVERTERS[name] = converter
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names of registered models, optionally filtered by a shell-style ``pattern``."""
+    names = sorted(_MODELS)
+    return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+
+def get_model_entry(name: str) -> ModelEntry:
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}") from None
+
+
+def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Module:
+    """Build a registered model; ``weights`` names shipped pretrained weights (see :mod:`skelar.models.weights`).
+
+    The returned module carries ``skelar_name`` and ``skelar_kwargs`` (the full constructor
+    arguments), which checkpoints record so the model can be rebuilt without its config.
+    """
+    entry = get_model_entry(name)
+    if weights is not None:
+        from skelar.models.weights import load_pretrained
+
+        return load_pretrained(name, weights, **kwargs)
+    full = {**entry.defaults, **kwargs}
+    try:
+        model = entry.builder(**full)
+    except TypeError as e:
+        raise TypeError(f"model {name!r}: {e}") from None
+    model.skelar_name = name
+    model.skelar_kwargs = dict(full)
+    return model
+
+
+def convert_reference_state_dict(name: str, state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Map a reference implementation's state dict (official checkpoints) onto skelar's module names."""
+    if name not in _CONVERTERS:
+        raise KeyError(f"no reference converter for {name!r}; available: {', '.join(sorted(_CONVERTERS)) or 'none'}")
+    sd = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v)) for k, v in state_dict.items()}
+    return _CONVERTERS[name](sd)

@@ -1,0 +1,79 @@
+"""Composable sample transforms and their registry.
+
+A transform is a callable ``t(x, rng) -> x`` on one sample, where ``x`` is a NumPy array in the
+canonical ``(C, T, V, M)`` layout and ``rng`` a :class:`numpy.random.Generator` owned by the caller
+(the dataset seeds it per sample and epoch, so results are reproducible and resumable).
+Transforms are built from config entries ``{name: ..., **kwargs}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+__all__ = ["Transform", "Compose", "register_transform", "build_transform", "build_transforms", "list_transforms"]
+
+
+class Transform(Protocol):
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register_transform(name: str) -> Callable[[type], type]:
+    """Class decorator: make a transform constructible from config by ``name``."""
+
+    def deco(cls: type) -> type:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"transform {name!r} registered twice")
+        _REGISTRY[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return deco
+
+
+def list_transforms() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+class Compose:
+    """Apply transforms in order."""
+
+    def __init__(self, transforms: Sequence[Transform]):
+        self.transforms = list(transforms)
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        for t in self.transforms:
+            x = t(x, rng)
+        return x
+
+    def __repr__(self) -> str:
+        return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
+
+
+def build_transform(spec: dict[str, Any], where: str = "transform") -> Transform:
+    """Build one transform from ``{name: ..., **kwargs}``; errors name ``where``."""
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError(f"{where}: expected a mapping with a 'name' key, got {spec!r}")
+    kwargs = {k: v for k, v in spec.items() if k != "name"}
+    name = spec["name"]
+    if name not in _REGISTRY:
+        raise ValueError(f"{where}.name: unknown transform {name!r}; known: {', '.join(list_transforms())}")
+    cls = _REGISTRY[name]
+    params = inspect.signature(cls.__init__).parameters
+    for k in kwargs:
+        if k not in params or k == "self":
+            allowed = [p for p in params if p != "self"]
+            raise ValueError(f"{where}.{k}: transform {name!r} has no parameter {k!r} (allowed: {', '.join(allowed) or 'none'})")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def build_transforms(specs: Sequence[dict[str, Any]] | None, where: str = "transforms") -> Compose:
+    return Compose([build_transform(s, f"{where}[{i}]") for i, s in enumerate(specs or [])])
