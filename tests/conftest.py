@@ -1,0 +1,33 @@
+"""Shared test fixtures: locating ../shared (real data and parity fixtures) and skipping without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SKELAR_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared; skips the calling test with a clear reason when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs {p} (the project's shared data/fixtures folder beside the repo; set SKELAR_SHARED to relocate)")
+    return p
+
+
+@pytest.fixture
+def shared():
+    """Callable fixture: ``shared('parity', 'models', 'sgn_ntu60.npz')``."""
+    return shared_path
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    import torch
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    yield
