@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -43,6 +44,16 @@ class SampleMeta:
     view: int = -1
     setup: int = -1
     replication: int = -1
+
+
+def _savez_reproducible(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Like ``np.savez`` but byte-for-byte reproducible (fixed zip timestamps), so that preparing the
+    same data twice, or resuming an interrupted preparation, gives identical files."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
 
 
 def is_prepared_dir(path: str | os.PathLike) -> bool:
@@ -242,8 +253,8 @@ class PreparedWriter:
         np.save(self._tmp / "labels.npy", np.asarray(self._labels, dtype=np.int64))
         cols = {"name": np.asarray(self._meta["name"], dtype=str)}
         cols.update({f: np.asarray(self._meta[f], dtype=np.int64) for f in META_FIELDS})
-        np.savez(self._tmp / "samples.npz", **cols)
-        np.savez(self._tmp / "splits.npz", **self._splits)
+        _savez_reproducible(self._tmp / "samples.npz", cols)
+        _savez_reproducible(self._tmp / "splits.npz", self._splits)
         manifest = {
             "format_version": FORMAT_VERSION,
             "name": self.name,
