@@ -3,7 +3,11 @@
 from skelar.transforms.base import Compose, build_transform, build_transforms, list_transforms, register_transform
 from skelar.transforms.frames import DropZeroFrames, InterleavePersons
 from skelar.transforms.geometry import CenterSequence, RandomRotation, sgn_rotation_matrix
+from skelar.transforms.normalize import CenterFirstFrame, MinMaxNormalize
 from skelar.transforms.sampling import SegmentSample
+from skelar.transforms.streams import STREAMS, Bone, Motion, Stream, to_bone, to_motion, to_stream
+from skelar.transforms.temporal import AsgcnDownsample, RepeatPad, UclaSample, ValidCropResize, repeat_pad_persons
+from skelar.transforms.view import UclaViewAugment
 
 __all__ = [
     "Compose",
@@ -17,4 +21,19 @@ __all__ = [
     "RandomRotation",
     "CenterSequence",
     "sgn_rotation_matrix",
+    "ValidCropResize",
+    "RepeatPad",
+    "AsgcnDownsample",
+    "UclaSample",
+    "repeat_pad_persons",
+    "STREAMS",
+    "Bone",
+    "Motion",
+    "Stream",
+    "to_bone",
+    "to_motion",
+    "to_stream",
+    "CenterFirstFrame",
+    "MinMaxNormalize",
+    "UclaViewAugment",
 ]

@@ -1,0 +1,90 @@
+"""NW-UCLA: the all_sqe reader, its errors, and the prepared xview protocol on the real folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from skelar.formats.ucla import UCLA_CLASSES, parse_ucla_name, read_ucla_json
+from skelar.preprocess.ucla import prepare_ucla
+
+
+def test_names_and_classes():
+    assert parse_ucla_name("a12_s03_e01_v02.json") == {"action": 12, "subject": 3, "repetition": 1, "view": 2, "label": 9}
+    assert len(UCLA_CLASSES) == 10 and UCLA_CLASSES[0] == "pick up with one hand" and UCLA_CLASSES[-1] == "carry"
+    with pytest.raises(ValueError, match="action a07"):
+        parse_ucla_name("a07_s01_e00_v01")
+    with pytest.raises(ValueError, match="not an NW-UCLA sequence name"):
+        parse_ucla_name("S001C001P001R001A001")
+
+
+def _write(path, doc):
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+def test_malformed_files_name_file_and_key(tmp_path):
+    good = {"file_name": "a01_s01_e00_v01", "label": 1, "skeletons": np.ones((3, 20, 3)).tolist()}
+    seq = read_ucla_json(_write(tmp_path / "a01_s01_e00_v01.json", good))
+    assert seq.skeleton.shape == (3, 20, 3) and seq.label == 0 and seq.to_canonical().shape == (3, 3, 20, 1)
+    cases = [
+        ('{"skeletons": [[[1, 2, 3]]', r"a01_s01_e00_v01\.json: invalid JSON at line 1"),
+        ({"label": 1}, r"a01_s01_e00_v01\.json: missing key 'skeletons'"),
+        ({**good, "skeletons": np.ones((3, 19, 3)).tolist()}, r"a01_s01_e00_v01\.json: key 'skeletons' must have shape \(T>=1, 20, 3\), got \(3, 19, 3\)"),
+        ({**good, "skeletons": [[[1, 2, 3]] * 20, [[1, 2]] * 20]}, r"a01_s01_e00_v01\.json: key 'skeletons' must be a T x 20 x 3 array"),
+        ({**good, "skeletons": []}, r"a01_s01_e00_v01\.json: key 'skeletons' must have shape"),
+        ({**good, "label": 4}, r"a01_s01_e00_v01\.json: key 'label' is 4 but the name's action a01 means label 1"),
+        ([1, 2], r"a01_s01_e00_v01\.json: expected a JSON object"),
+    ]
+    for doc, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            read_ucla_json(_write(tmp_path / "a01_s01_e00_v01.json", doc))
+
+
+def test_prepare_real_folder_xview_counts_and_reference_lists(shared, tmp_path):
+    src = shared("data", "nw-ucla", "all_sqe")
+    ref = np.load(shared("parity", "pipelines", "ctrgcn_ucla.npz"), allow_pickle=False)
+    ds = prepare_ucla(src, tmp_path / "ucla")
+    assert len(ds) == 1484 and ds.layout.name == "ucla20" and ds.classes == UCLA_CLASSES
+    train, val, test = (ds.split("xview", p) for p in ("train", "val", "test"))
+    assert len(train) + len(val) == 1020 and len(test) == 464 and len(val) > 0
+    assert not np.intersect1d(train, val).size and not np.intersect1d(np.union1d(train, val), test).size
+    assert not np.intersect1d(ds.meta["subject"][val], ds.meta["subject"][train]).size  # val = whole training subjects
+    assert set(ds.meta["view"][np.union1d(train, val)]) == {1, 2} and set(ds.meta["view"][test]) == {3}
+    names = ds.names
+    for part, idx in (("train", np.union1d(train, val)), ("val", test)):  # CTR-GCN calls its test list 'val'
+        ref_names = ref[f"lists/{part}/names"]
+        assert sorted(names[idx]) == sorted(ref_names)
+        order = {n: i for i, n in enumerate(names)}
+        rows = [order[n] for n in ref_names]
+        np.testing.assert_array_equal(ds.labels[rows] + 1, ref[f"lists/{part}/label"])
+        np.testing.assert_array_equal(ds.lengths[rows], ref[f"lists/{part}/length"])
+    # the one-frame sequences survive and give a valid 52-frame test view
+    from skelar.transforms import build_transforms
+
+    view = build_transforms([{"name": "center_first_frame", "layout": "ucla20"}, {"name": "minmax_normalize"}, {"name": "ucla_sample"}])
+    one = np.flatnonzero(ds.lengths == 1)
+    assert {str(n) for n in names[one]} >= {"a02_s09_e04_v03"}
+    for i in one:
+        out = view(ds[i], None)
+        assert out.shape == (3, 52, 20, 1) and np.isfinite(out).all()
+    # stored coordinates are the JSON values (float32)
+    i = int(np.flatnonzero(names == "a08_s09_e02_v03")[0])
+    np.testing.assert_array_equal(ds[i], ref["val/a08_s09_e02_v03/skeleton"].transpose(2, 0, 1)[..., None].astype(np.float32))
+    assert ds.sample_meta(i).subject == 9 and ds.sample_meta(i).view == 3 and ds.sample_meta(i).replication == 2
+
+
+def test_prepare_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="NW-UCLA folder not found"):
+        prepare_ucla(tmp_path / "missing", tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no aAA_sSS_eEE_vVV.json files"):
+        prepare_ucla(tmp_path / "empty", tmp_path / "out")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    _write(bad / "a01_s01_e00_v01.json", '{"skeletons": ')
+    with pytest.raises(ValueError, match=r"bad/a01_s01_e00_v01\.json: invalid JSON"):
+        prepare_ucla(bad, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing half-written
