@@ -164,12 +164,17 @@ def parse_ntu_skeleton(data: bytes, path: str = "<bytes>", fields: Sequence[str]
         columns = sorted({JOINT_FIELDS.index(f) for f in fields})
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    lines = data.split(b"\n")
     if not data.strip():
         raise NtuSkeletonError(path, 1, "empty file")
+    lines = data.split(b"\n")
+    while not lines[-1].strip():  # trailing blank lines are not content
+        lines.pop()
     num_frames = _count(lines, 0, path, "the frame count")
     if num_frames == 0:
         raise NtuSkeletonError(path, 1, "frame count is 0")
+    if num_frames > len(lines) - 1:  # every frame needs at least its body-count line
+        raise NtuSkeletonError(path, 1, f"frame count {num_frames} but only {len(lines) - 1} lines follow "
+                                        "(truncated file?)")
     body_counts = np.empty(num_frames, np.int64)
     frame_index: list[int] = []
     slot: list[int] = []
