@@ -122,3 +122,22 @@ def test_axis_angle_matrix_is_a_rotation():
     np.testing.assert_array_equal(axis_angle_matrix(np.zeros(3), 1.0), np.eye(3))
     with pytest.raises(ValueError, match=r"\(3, T, V, M\)"):
         pre_normalize(np.zeros((2, 5, 25, 2)))
+
+
+def test_prepare_ntu60_energy_pipeline_cli(asgcn, skeleton_files, tmp_path):
+    import shutil
+
+    from skelar.cli.main import main
+    from skelar.data import PreparedDataset
+
+    src = tmp_path / "skeletons"
+    src.mkdir()
+    for p in skeleton_files.values():
+        shutil.copy(p, src / p.name)
+    out = tmp_path / "ntu60_energy"
+    assert main(["prepare", "ntu60", "--src", str(src), "--out", str(out), "--pipeline", "energy", "--no-progress"]) == 0
+    ds = PreparedDataset(out)
+    assert ds.preprocessing["pipeline"] == "energy" and len(ds) == len(asgcn["samples"])
+    for i, name in enumerate(ds.names):
+        ref = asgcn[f"{name}/prenorm"]
+        np.testing.assert_array_equal(ds[i], ref[:, : ds.lengths[i]], err_msg=str(name))

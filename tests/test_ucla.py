@@ -88,3 +88,21 @@ def test_prepare_errors(tmp_path):
     with pytest.raises(ValueError, match=r"bad/a01_s01_e00_v01\.json: invalid JSON"):
         prepare_ucla(bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_prepare_ucla_cli_on_a_subset(shared, tmp_path, capsys):
+    import shutil
+
+    from skelar.cli.main import main
+    from skelar.data import PreparedDataset
+
+    src = shared("data", "nw-ucla", "all_sqe")
+    sub = tmp_path / "all_sqe"
+    sub.mkdir()
+    picked = [p for p in sorted(src.glob("a0[12]_s0[1-4]_e00_v0*.json"))]
+    for p in picked:
+        shutil.copy(p, sub / p.name)
+    assert main(["prepare", "ucla", "--src", str(sub), "--out", str(tmp_path / "out"), "--val-fraction", "0.25"]) == 0
+    ds = PreparedDataset(tmp_path / "out")
+    assert len(ds) == len(picked) and "xview" in capsys.readouterr().out
+    assert main(["prepare", "ucla", "--src", str(sub), "--out", str(tmp_path / "out")]) == 2  # exists

@@ -27,7 +27,9 @@ def _ntu_arguments(p: argparse.ArgumentParser) -> None:
                    help="the NTU authors' list of samples with missing skeletons to exclude "
                         "(NTU_RGBD_samples_with_missing_skeletons.txt / NTU_RGBD120_...); default: exclude nothing")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--pipeline", default="sgn", choices=["sgn"], help="preprocessing pipeline (default sgn)")
+    p.add_argument("--pipeline", default="sgn", choices=["sgn", "energy", "energy_2sagcn"],
+                   help="preprocessing pipeline: sgn (denoised, SGN/CTR-GCN), energy (AS-GCN/LTSCL) or "
+                        "energy_2sagcn (2s-AGCN, with null-frame padding); see docs/data.md (default sgn)")
     p.add_argument("--shard-size", type=int, default=1000, help="files per resumable shard (default 1000)")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction of training samples held out as validation, by subject (default 0.1)")
@@ -72,10 +74,81 @@ def _synthetic_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- NW-UCLA, PYSKL pickles, plain folders ----------------------------------------------------------
+
+def _common_arguments(p: argparse.ArgumentParser, src_help: str) -> None:
+    p.add_argument("--src", required=True, help=src_help)
+    p.add_argument("--out", required=True, help="output folder of the prepared dataset")
+    p.add_argument("--seed", type=int, default=0, help="seed of the validation (and default test) draw (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+
+def _ucla_arguments(p: argparse.ArgumentParser) -> None:
+    _common_arguments(p, "the NW-UCLA all_sqe/ folder of aAA_sSS_eEE_vVV.json files")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="fraction of the training views held out as validation, by subject (default 0.1)")
+
+
+def _ucla_run(args: argparse.Namespace) -> int:
+    from skelar.preprocess.ucla import prepare_ucla
+
+    ds = prepare_ucla(args.src, args.out, val_fraction=args.val_fraction, seed=args.seed, overwrite=args.overwrite)
+    sizes = ", ".join(f"{p} {len(ds.split('xview', p))}" for p in ("train", "val", "test") if ds.has_split("xview", p))
+    print(f"{args.out}: {len(ds)} NW-UCLA sequences (xview: {sizes})")
+    return 0
+
+
+def _pyskl_arguments(p: argparse.ArgumentParser) -> None:
+    _common_arguments(p, "a PYSKL / MMAction2 annotation .pkl file")
+    p.add_argument("--layout", required=True, help="registered layout name (ntu25, coco17, ...) or a layout YAML file")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="required: pickles can run code when loaded (skelar uses a restricted unpickler, "
+                        "but only read files from sources you trust)")
+    p.add_argument("--classes", metavar="FILE", help="text file with one class name per line (default class_0, ...)")
+    p.add_argument("--max-persons", type=int, help="keep at most this many persons per clip")
+    p.add_argument("--no-score", action="store_true", help="2D: drop keypoint_score instead of storing it as a channel")
+    p.add_argument("--normalize-2d", action="store_true", help="2D: map pixel coordinates to [-1, 1] using img_shape")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="validation fraction carved from train (default 0.1)")
+
+
+def _pyskl_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from skelar.formats.pyskl import PICKLE_WARNING
+    from skelar.preprocess.custom import prepare_pyskl
+
+    if not args.trust_pickle:
+        raise ValueError(f"{args.src}: add --trust-pickle to read a pickle file ({PICKLE_WARNING})")
+    classes = None
+    if args.classes:
+        classes = [line.strip() for line in Path(args.classes).read_text().splitlines() if line.strip()]
+    ds = prepare_pyskl(args.src, args.out, args.layout, trust_pickle=True, classes=classes, max_persons=args.max_persons,
+                       use_score=not args.no_score, normalize_2d=args.normalize_2d, val_fraction=args.val_fraction,
+                       seed=args.seed, overwrite=args.overwrite)
+    print(f"{args.out}: {len(ds)} clips, {ds.num_classes} classes, protocols {', '.join(ds.protocols()) or 'none'}")
+    return 0
+
+
+def _folder_arguments(p: argparse.ArgumentParser) -> None:
+    _common_arguments(p, "a folder with dataset.yaml and .npy/.csv samples (see docs/data.md)")
+
+
+def _folder_run(args: argparse.Namespace) -> int:
+    from skelar.preprocess.custom import prepare_folder
+
+    ds = prepare_folder(args.src, args.out, seed=args.seed, overwrite=args.overwrite)
+    print(f"{args.out}: {len(ds)} samples, {ds.num_classes} classes, layout {ds.layout.name}, "
+          f"protocols {', '.join(ds.protocols())}")
+    return 0
+
+
 TARGETS: dict[str, Target] = {
     "ntu60": Target("NTU RGB+D 60 from raw .skeleton files", _ntu_arguments, _ntu_runner("ntu60")),
     "ntu120": Target("NTU RGB+D 120 from raw .skeleton files", _ntu_arguments, _ntu_runner("ntu120")),
     "synthetic": Target("a small synthetic dataset for smoke tests", _synthetic_arguments, _synthetic_run),
+    "ucla": Target("Northwestern-UCLA Multiview Action 3D (all_sqe JSON release)", _ucla_arguments, _ucla_run),
+    "pyskl": Target("a PYSKL / MMAction2 skeleton annotation pickle", _pyskl_arguments, _pyskl_run),
+    "folder": Target("a custom dataset in skelar's plain folder format (dataset.yaml + .npy/.csv)", _folder_arguments, _folder_run),
 }
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from skelar.data.prepared import PreparedDataset, PreparedWriter, SampleMeta
 from skelar.formats.ntu_skeleton import NTU_NAME_RE, read_ntu_skeleton
 from skelar.preprocess.ntu_classes import ntu_classes
+from skelar.preprocess.ntu_energy import energy_pipeline
 from skelar.preprocess.ntu_protocols import NTU_PROTOCOLS, in_dataset, name_fields, protocol_split, read_missing_list
 from skelar.preprocess.ntu_sgn import SGN_PARAMS, SgnPipelineError, sgn_process
 from skelar.preprocess.protocol_parts import protocol_parts
@@ -53,7 +54,35 @@ PIPELINES: dict[str, dict[str, Any]] = {
         "scale": "none",
         "padding": "none (variable-length samples)",
         "persons": 2,
-    }
+    },
+    # pipeline B (AS-GCN / LTSCL): skelar.preprocess.ntu_energy, fixture asgcn_ntu
+    "energy": {
+        "pipeline": "energy",
+        "reference": "limaosen0/AS-GCN and LTSCL data_gen: read_xyz + pre_normalization (without null-frame padding)",
+        "frames_without_body": "kept as zero frames",
+        "body_grouping": "by position in each frame's body list (up to 4 slots), not by bodyID",
+        "actor_order": "energy (sum over xyz of the std over non-empty frames), 2 highest, descending",
+        "null_frame_padding": False,
+        "translation": "per frame: minus SpineMid (joint 1) of person 0; zero joints stay zero",
+        "rotation": "frame 0 of person 0: spine (0->1) to +z, then shoulders (8->4) to +x",
+        "scale": "none",
+        "padding": "none (variable-length samples; the reference pads to 300 with zeros)",
+        "persons": 2,
+    },
+    # pipeline B as 2s-AGCN / MS-G3D / Shift-GCN run it: with the null-frame padding step
+    "energy_2sagcn": {
+        "pipeline": "energy_2sagcn",
+        "reference": "2s-AGCN data_gen: ntu_gendata + pre_normalization (with null-frame padding)",
+        "frames_without_body": "kept as zero frames",
+        "body_grouping": "by position in each frame's body list (up to 4 slots), not by bodyID",
+        "actor_order": "energy (sum over xyz of the std over non-empty frames), 2 highest, descending",
+        "null_frame_padding": True,
+        "translation": "per frame: minus SpineMid (joint 1) of person 0; zero joints stay zero",
+        "rotation": "frame 0 of person 0: spine (0->1) to +z, then shoulders (8->4) to +x",
+        "scale": "none",
+        "padding": "300 frames: leading empty frames removed, trailing ones filled by repeating the sequence",
+        "persons": 2,
+    },
 }
 _FORMAT = 1  # version of the OUT.partial layout
 
@@ -93,6 +122,8 @@ def process_ntu_file(path: str, pipeline: str = "sgn") -> tuple[str, np.ndarray 
         ske = read_ntu_skeleton(path, fields=("x", "y", "z"))
         if not ske.body_counts.any():
             return name, None, "no_body", f"{path}: no body in any of its {ske.num_frames} frames"
+        if pipeline in ("energy", "energy_2sagcn"):
+            return name, energy_pipeline(ske, pad_null_frames=pipeline == "energy_2sagcn"), None, None
         result = sgn_process(ske, name)
         return name, result.data, None, None
     except SgnPipelineError as e:
