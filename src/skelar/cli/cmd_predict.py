@@ -1,0 +1,35 @@
+"""``skelar predict``: top-k action classes for skeleton sequences."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="classify .npy sequences or a prepared dataset with a checkpoint",
+        description="INPUT: .npy files holding (C, T, V, M) or (T, V, C) arrays, or prepared-dataset directories.",
+    )
+    p.add_argument("--checkpoint", required=True, help="a skelar checkpoint or a run directory")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-k", "--top-k", type=int, default=5, help="classes to show per input (default 5)")
+    p.add_argument("--clips", type=int, help="clips per sample, logits averaged (default: the run's test_clips)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from skelar.engine.inference import predict
+
+    rows = predict(args.checkpoint, args.inputs, top_k=args.top_k, clips=args.clips, device=args.device)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        top = ", ".join(f"{t['class']} {100 * t['prob']:.1f}%" for t in r["top"])
+        label = f" [label {r['label']}]" if "label" in r else ""
+        print(f"{r['name']}{label}: {top}")
+    return 0

@@ -1,0 +1,38 @@
+"""``skelar test``: evaluate a checkpoint on a dataset split and write a report."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "test",
+        help="evaluate a checkpoint (model and test transforms rebuilt from its metadata)",
+        description="Score a split with the checkpoint's test-time transforms and clip count; writes report.json, scores and confusion matrix.",
+    )
+    p.add_argument("--checkpoint", required=True, help="a skelar checkpoint (best.pt/last.pt) or a run directory")
+    p.add_argument("--data", help="prepared dataset directory or 'synthetic' (default: the training run's dataset)")
+    p.add_argument("--protocol", help="evaluation protocol, e.g. xsub (default: the training run's)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which part to score (default: test)")
+    p.add_argument("--clips", type=int, help="test clips per sample, logits averaged (default: the run's test_clips)")
+    p.add_argument("--batch-size", type=int, help="samples per batch (default: the run's eval_batch_size)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--out", help="report directory (default: next to the checkpoint)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from skelar.engine.inference import evaluate_checkpoint
+
+    report = evaluate_checkpoint(
+        args.checkpoint, data=args.data, protocol=args.protocol, split=args.split, clips=args.clips,
+        batch_size=args.batch_size, device=args.device, out_dir=args.out, progress=not args.quiet,
+    )
+    print(
+        f"{report['dataset']} {report['protocol']}/{report['split']}: top-1 {100 * report['top1']:.2f}%  "
+        f"top-5 {100 * report['top5']:.2f}%  ({report['num_samples']} samples, {report['clips']} clip(s))"
+    )
+    print(f"report: {report['out_dir']}/report.json")
+    return 0

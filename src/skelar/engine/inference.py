@@ -1,0 +1,206 @@
+"""Using a trained checkpoint: re-test it on a dataset split, or predict classes for new samples.
+
+Both rebuild the model and the test-time transforms from the checkpoint's metadata, and sample the
+``K`` test clips with the same seeds as training did, so ``skelar test`` on the training run's data
+reproduces the run's own test numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from skelar.data import PreparedDataset, SkeletonDataset, is_prepared_dir
+from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from skelar.engine.data_setup import open_source
+from skelar.engine.evaluate import clip_logits, evaluate
+from skelar.engine.loaders import eval_loader
+from skelar.engine.reports import save_evaluation
+from skelar.engine.run_dir import write_json
+from skelar.engine.seeding import resolve_device
+from skelar.transforms import Compose, build_transforms
+
+__all__ = ["LoadedModel", "load_for_inference", "evaluate_checkpoint", "read_input_array", "predict"]
+
+log = logging.getLogger("skelar.inference")
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    checkpoint: dict[str, Any]
+    transform: Compose
+    clips: int
+    seed: int
+    classes: list[str]
+    device: torch.device
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.checkpoint["metadata"]
+
+
+def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int | None = None) -> LoadedModel:
+    """Model (eval mode), test transforms and clip count from a checkpoint's metadata."""
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(checkpoint)
+    model, ckpt = model_from_checkpoint(ckpt, dev)
+    meta = ckpt["metadata"]
+    pre = meta.get("preprocessing") or {}
+    transform = build_transforms(pre.get("test_transforms") or [], where=f"{checkpoint}: preprocessing.test_transforms")
+    k = int(clips or pre.get("test_clips") or 1)
+    if k < 1:
+        raise ValueError(f"--clips must be >= 1, got {k}")
+    classes = list((meta.get("dataset") or {}).get("classes") or [])
+    return LoadedModel(model, ckpt, transform, k, int(meta.get("seed", 0)), classes, dev)
+
+
+def _num_joints(lm: LoadedModel) -> int:
+    return len(((lm.metadata.get("layout") or {}).get("dict") or {}).get("joints", []))
+
+
+def _check_compatible(lm: LoadedModel, ds: PreparedDataset) -> None:
+    info = lm.metadata.get("dataset") or {}
+    joints = _num_joints(lm)
+    if joints and ds.layout.num_joints != joints:
+        layout = (lm.metadata.get("layout") or {}).get("name")
+        raise ValueError(f"{ds.root}: layout {ds.layout.name!r} ({ds.layout.num_joints} joints) does not match the checkpoint's {layout!r} ({joints})")
+    if lm.classes and ds.num_classes != len(lm.classes):
+        raise ValueError(f"{ds.root}: {ds.num_classes} classes but the checkpoint was trained on {len(lm.classes)}")
+    if lm.classes and ds.classes != lm.classes:
+        log.warning("%s: class names differ from the checkpoint's (same count; labels are compared by index)", ds.root)
+    if info.get("num_channels") and ds.num_channels != info["num_channels"]:
+        raise ValueError(f"{ds.root}: {ds.num_channels} channels but the checkpoint expects {info['num_channels']}")
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data: str | None = None,
+    protocol: str | None = None,
+    split: str = "test",
+    clips: int | None = None,
+    batch_size: int | None = None,
+    device: str = "auto",
+    out_dir: str | Path | None = None,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score ``split`` of ``protocol`` on ``data`` (default: the training run's dataset) and write a report.
+
+    Writes ``report.json``, ``<split>_scores.npz`` and the confusion matrix to ``out_dir`` (default:
+    ``<checkpoint folder>/eval-<dataset>-<protocol>-<split>``) and returns the report.
+    """
+    lm = load_for_inference(checkpoint, device, clips)
+    cfg_data = (lm.metadata.get("config") or {}).get("data") or {}
+    source = data or cfg_data.get("source")
+    if not source:
+        raise ValueError(f"{checkpoint}: the checkpoint does not record its dataset; pass --data")
+    cache = cfg_data.get("cache_dir") or os.environ.get("SKELAR_CACHE") or str(Path((lm.metadata.get("config") or {}).get("output_dir", "runs")) / ".cache")
+    ds = open_source(source, cfg_data.get("synthetic") or {}, cache, progress=progress)
+    _check_compatible(lm, ds)
+    protocol = protocol or (lm.metadata.get("dataset") or {}).get("protocol") or cfg_data.get("protocol")
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"--split must be train, val or test, not {split!r}")
+    idx = ds.split(protocol, split)
+    dataset = SkeletonDataset(ds, idx, lm.transform, num_clips=lm.clips, seed=lm.seed)
+    bs = batch_size or int(cfg_data.get("eval_batch_size") or 32)
+    result = evaluate(lm.model, eval_loader(dataset, bs, num_workers, lm.device, lm.seed), lm.device, progress=progress, desc=split)
+    ckpt_path = Path(lm.checkpoint["path"])
+    out = Path(out_dir) if out_dir else ckpt_path.parent / f"eval-{ds.name}-{protocol}-{split}"
+    metrics = save_evaluation(out, result, ds.classes, ds.names, prefix=split)
+    report = {
+        "checkpoint": str(ckpt_path),
+        "checkpoint_epoch": lm.checkpoint.get("epoch"),
+        "dataset": ds.name,
+        "data": str(ds.root),
+        "protocol": protocol,
+        "split": split,
+        "clips": lm.clips,
+        "num_samples": metrics["num_samples"],
+        "top1": metrics["top1"],
+        "top5": metrics["top5"],
+        "mean_class_accuracy": metrics["mean_class_accuracy"],
+        "per_class_accuracy": dict(zip(ds.classes, metrics["per_class_accuracy"])),
+        "out_dir": str(out),
+    }
+    write_json(out / "report.json", report)
+    return report
+
+
+def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_persons: int) -> np.ndarray:
+    """A ``.npy`` holding ``(C, T, V, M)`` or ``(T, V, C)`` as a float32 ``(C, T, V, M)`` array (persons zero-padded)."""
+    path = Path(path)
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+    if a.ndim == 3 and a.shape[1] == num_joints and a.shape[2] == num_channels:
+        a = a.transpose(2, 0, 1)[..., None]
+    elif not (a.ndim == 4 and a.shape[0] == num_channels and a.shape[2] == num_joints):
+        raise ValueError(
+            f"{path}: shape {a.shape} is neither (C, T, V, M) nor (T, V, C) with C={num_channels}, V={num_joints}"
+        )
+    if a.shape[3] > num_persons:
+        raise ValueError(f"{path}: {a.shape[3]} persons but the model was trained with at most {num_persons}")
+    if a.shape[3] < num_persons:
+        a = np.concatenate([a, np.zeros(a.shape[:3] + (num_persons - a.shape[3],), a.dtype)], axis=3)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{path}: contains NaN or infinite values")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _samples(inputs: Sequence[str | Path], lm: LoadedModel):
+    """Yield ``(input, name, (C,T,V,M) array, label or None)`` for .npy files and prepared-dataset dirs."""
+    info = lm.metadata.get("dataset") or {}
+    joints = _num_joints(lm)
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            if not is_prepared_dir(p):
+                raise ValueError(f"{p}: a directory input must be a prepared dataset (dataset.yaml)")
+            ds = PreparedDataset(p)
+            _check_compatible(lm, ds)
+            for i in range(len(ds)):
+                yield str(p), str(ds.names[i]), ds[i], int(ds.labels[i])
+        elif p.suffix == ".npy":
+            if not p.is_file():
+                raise FileNotFoundError(f"input not found: {p}")
+            c = int(info.get("num_channels") or 3)
+            arr = read_input_array(p, c, joints, int(info.get("num_persons") or 1))
+            yield str(p), p.stem, arr, None
+        else:
+            raise ValueError(f"{p}: inputs must be .npy files or prepared-dataset directories")
+
+
+@torch.no_grad()
+def predict(checkpoint: str | Path, inputs: Sequence[str | Path], top_k: int = 5, clips: int | None = None, device: str = "auto") -> list[dict[str, Any]]:
+    """Top-``k`` classes with softmax probabilities (of the clip-averaged logits) for every input sample."""
+    lm = load_for_inference(checkpoint, device, clips)
+    out = []
+    for n, (src, name, x, label) in enumerate(_samples(inputs, lm)):
+        stack = []
+        for k in range(lm.clips):
+            rng = np.random.default_rng([lm.seed, 0, n, k])
+            stack.append(lm.transform(x, rng))
+        try:
+            clips_t = torch.from_numpy(np.stack(stack).astype(np.float32))[None].to(lm.device)
+        except ValueError:
+            raise ValueError(f"{src} ({name}): test clips differ in shape; the checkpoint's test transforms need a fixed-length sampler") from None
+        logits = clip_logits(lm.model, clips_t)[0]
+        prob = torch.softmax(logits.float(), dim=0).cpu().numpy()
+        order = np.argsort(-prob, kind="stable")[: max(1, min(top_k, len(prob)))]
+        row: dict[str, Any] = {
+            "input": src,
+            "name": name,
+            "top": [{"index": int(i), "class": lm.classes[i] if i < len(lm.classes) else str(i), "prob": float(prob[i])} for i in order],
+        }
+        if label is not None:
+            row["label"] = label
+        out.append(row)
+    return out

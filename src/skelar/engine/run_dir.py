@@ -1,0 +1,120 @@
+"""The run directory: creation, atomic JSON/CSV/text writes, per-epoch metric tables, the log file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+__all__ = [
+    "make_run_dir",
+    "write_text_atomic",
+    "write_json",
+    "write_metrics",
+    "log_to_file",
+    "json_safe",
+    "publish",
+]
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def publish(tmp: str | Path, path: str | Path) -> None:
+    """Give a finished temporary file normal permissions and rename it onto ``path`` (atomic)."""
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
+
+
+def make_run_dir(output_dir: str | Path, name: str) -> Path:
+    """``output_dir/name-YYYYmmdd-HHMMSS`` (a numeric suffix keeps it unique); created."""
+    base = Path(output_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, i = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            i += 1
+            path = base.with_name(f"{base.name}-{i}")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN/inf become ``null``; NumPy scalars/arrays become Python values."""
+    import numpy as np
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item())
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(json_safe(data), indent=2) + "\n")
+
+
+def write_metrics(run_dir: str | Path, history: Sequence[dict[str, Any]]) -> None:
+    """``metrics.json`` and ``metrics.csv``: one row per completed epoch (rewritten whole, atomically)."""
+    run_dir = Path(run_dir)
+    write_json(run_dir / "metrics.json", list(history))
+    columns: list[str] = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: ("" if v is None else v) for k, v in json_safe(row).items()})
+    write_text_atomic(run_dir / "metrics.csv", buf.getvalue())
+
+
+@contextmanager
+def log_to_file(path: str | Path, logger_name: str = "skelar") -> Iterator[logging.Logger]:
+    """Also send ``logger_name``'s records (INFO and up) to ``path`` (appending) while the block runs."""
+    logger = logging.getLogger(logger_name)
+    handler = logging.FileHandler(path, mode="a")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    old_level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield logger
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(old_level)

@@ -1,0 +1,353 @@
+"""The training loop: train, validate, checkpoint, select on validation, test once.
+
+Honest evaluation: the checkpoint is selected on the validation set (carved from the training part),
+never on the test set; the test set is scored once, at the end, with the selected checkpoint.
+Resuming from ``last.pt`` reproduces an uninterrupted run exactly (same seed, same weights and metrics).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+import skelar
+from skelar.engine.checkpoint import load_checkpoint, save_checkpoint, to_plain
+from skelar.engine.config import Config, config_from_dict, config_to_dict, save_config
+from skelar.engine.data_setup import DataBundle, build_data
+from skelar.engine.evaluate import EvalResult, evaluate
+from skelar.engine.loaders import eval_loader, train_loader
+from skelar.engine.losses import build_loss, combine_losses, split_output
+from skelar.engine.metrics import topk_accuracy
+from skelar.engine.model_setup import build_model, resolve_model_kwargs
+from skelar.engine.optim import build_optimizer, build_scheduler
+from skelar.engine.plots import plot_curves
+from skelar.engine.reports import save_evaluation
+from skelar.engine.run_dir import log_to_file, make_run_dir, write_json, write_metrics
+from skelar.engine.seeding import get_rng_state, resolve_device, seed_everything, set_deterministic, set_rng_state
+
+__all__ = ["TrainResult", "train", "resume_config", "train_one_epoch", "build_metadata"]
+
+log = logging.getLogger("skelar.train")
+
+PLOT_INTERVAL_S = 60.0  # curves.png is redrawn at most this often during training, and after the last epoch
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    report: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_metadata(cfg: Config, model: nn.Module, data: DataBundle, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything needed to rebuild and use the model without its config file."""
+    ds = data.source
+    return to_plain(
+        {
+            "model": {"name": getattr(model, "skelar_name", cfg.model.name), "kwargs": getattr(model, "skelar_kwargs", cfg.model.kwargs)},
+            "layout": {"name": ds.layout.name, "dict": ds.layout.to_dict()},
+            "dataset": {
+                "name": ds.name,
+                "source": cfg.data.source,
+                "protocol": data.protocol,
+                "classes": ds.classes,
+                "num_channels": ds.num_channels,
+                "num_persons": ds.num_persons,
+                "input_shape": list(data.sample_shape),
+            },
+            "preprocessing": {
+                "dataset": ds.preprocessing,
+                "train_transforms": cfg.data.train_transforms,
+                "test_transforms": cfg.data.test_transforms,
+                "test_clips": cfg.data.test_clips,
+            },
+            "metrics": dict(metrics),
+            "config": config_to_dict(cfg),
+            "seed": cfg.seed,
+            "skelar_version": skelar.__version__,
+            "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        },
+        "metadata",
+    )
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader,
+    optimizer: torch.optim.Optimizer,
+    criterion,
+    aux_weights: Mapping[str, float],
+    device: torch.device,
+    epoch: int,
+    global_step: int,
+    max_steps: int | None = None,
+    log_every: int = 50,
+    progress: bool = True,
+    tb=None,
+) -> tuple[dict[str, float], int]:
+    """One pass over ``loader``; returns ``({loss, acc, <aux>...}, global_step)`` (sample-weighted means)."""
+    model.train()
+    sums: dict[str, float] = {}
+    correct = seen = 0
+    total_steps = len(loader) if max_steps is None else min(len(loader), max_steps)
+    bar = tqdm(total=total_steps, desc=f"epoch {epoch + 1}", leave=False, disable=None if progress else True)
+    for step, (clips, labels, _) in enumerate(loader):
+        if max_steps is not None and step >= max_steps:
+            break
+        x = clips[:, 0].to(device, non_blocking=True)
+        y = labels.to(device, non_blocking=True)
+        logits, aux = split_output(model(x))
+        loss, parts = combine_losses(logits, aux, y, criterion, aux_weights)
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"training diverged: loss is {float(loss)} at epoch {epoch + 1}, step {step + 1}; lower optim.lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        global_step += 1
+        loss_value = float(loss.detach())
+        n = len(y)
+        seen += n
+        correct += int((logits.detach().argmax(1) == y).sum())
+        sums["loss"] = sums.get("loss", 0.0) + loss_value * n
+        for name, value in parts.items():
+            sums[name] = sums.get(name, 0.0) + float(value.detach()) * n
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.4f}")
+        if global_step % log_every == 0:
+            log.info("epoch %d step %d (global %d): loss %.4f", epoch + 1, step + 1, global_step, loss_value)
+            if tb is not None:
+                tb.add_scalar("train/loss_step", loss_value, global_step)
+                for name, value in parts.items():
+                    tb.add_scalar(f"train/{name}_step", float(value), global_step)
+    bar.close()
+    if seen == 0:
+        raise ValueError("no training batch was produced (is data.batch_size larger than the training set?)")
+    out = {k: v / seen for k, v in sums.items()}
+    out["acc"] = correct / seen
+    return out, global_step
+
+
+def _open_tensorboard(run_dir: Path, purge_step: int | None):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise RuntimeError("train.tensorboard: true needs the tensorboard package (pip install 'skelar[tensorboard]')") from None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=purge_step)
+
+
+def resume_config(resume: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> tuple[Config, Path, dict[str, Any]]:
+    """Config, run directory and checkpoint for ``--resume RUN_DIR_or_last.pt``.
+
+    The run's own ``config.yaml`` is used; ``overrides`` apply on top (e.g. ``train.epochs=200`` to
+    extend), but anything else changed breaks the exactness of the resumed run.
+    """
+    from skelar.engine.config import apply_overrides, load_config
+
+    path = Path(resume)
+    ckpt_path = path / "last.pt" if path.is_dir() else path
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path} (the first epoch may not have finished)")
+    ckpt = load_checkpoint(ckpt_path)
+    run_dir = ckpt_path.parent
+    if "optimizer" not in ckpt or "rng" not in ckpt:
+        raise ValueError(f"--resume: {ckpt_path} holds weights only (no optimizer/RNG state); it cannot be resumed")
+    cfg_file = run_dir / "config.yaml"
+    cfg = load_config(cfg_file, overrides) if cfg_file.is_file() else config_from_dict(apply_overrides(ckpt["metadata"]["config"], overrides))
+    return cfg, run_dir, ckpt
+
+
+def _select(history: list[dict[str, Any]], select: str) -> str:
+    return "best.pt" if select == "val_top1" and any(r.get("val_top1") is not None for r in history) else "last.pt"
+
+
+def train(
+    cfg: Config,
+    run_dir: str | Path | None = None,
+    resume: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train per ``cfg`` in ``run_dir`` (a new ``output_dir/name-time`` if None), then test once.
+
+    ``resume`` is a checkpoint dict (see :func:`resume_config`) to continue from.
+    """
+    seed_everything(cfg.seed)
+    set_deterministic(cfg.deterministic)
+    device = resolve_device(cfg.device)
+    created = run_dir is None
+    if run_dir is None:
+        run_dir = make_run_dir(cfg.output_dir, cfg.run_name())
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume is None and (run_dir / "last.pt").exists():
+        raise FileExistsError(f"{run_dir} already holds a run (last.pt); use --resume {run_dir} or another --run-dir")
+    try:
+        with log_to_file(run_dir / "train.log"):
+            return _train(cfg, run_dir, resume, device, progress)
+    except Exception:
+        if created and not (run_dir / "last.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # a run that never got going leaves no empty folder
+        raise
+
+
+def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device: torch.device, progress: bool) -> TrainResult:
+    log.info("%s run %s on %s (skelar %s, torch %s)", "resuming" if resume else "starting", run_dir, device, skelar.__version__, torch.__version__)
+    data = build_data(cfg, progress=progress)
+    ds = data.source
+    kwargs = resolve_model_kwargs(cfg.model.name, cfg.model.kwargs, ds.num_classes, ds.layout.name, data.sample_shape[3])
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"kwargs": kwargs})})
+    _register_layout(ds.layout)
+    model = build_model(cfg.model.name, kwargs, data.sample_shape).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("model %s: %s parameters, kwargs %s", cfg.model.name, f"{n_params:,}", kwargs)
+    save_config(cfg, run_dir / "config.yaml")
+
+    o, s = cfg.optim, cfg.sched
+    optimizer = build_optimizer(model.parameters(), o.name, o.lr, o.weight_decay, o.momentum, o.nesterov)
+    scheduler = build_scheduler(optimizer, s.name, cfg.train.epochs, s.milestones, s.gamma, s.warmup_epochs, s.min_lr)
+    criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing)
+
+    history: list[dict[str, Any]] = []
+    best = {"metric": "val_top1", "value": None, "epoch": None}
+    start_epoch = global_step = 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        start_epoch, global_step = int(resume["epoch"]), int(resume["global_step"])
+        history, best = list(resume["history"]), dict(resume["best"])
+        set_rng_state(resume["rng"])
+        log.info("resumed after epoch %d (global step %d)", start_epoch, global_step)
+
+    train_set = data.train_set(cfg.seed)
+    loader, sampler = train_loader(train_set, cfg.data.batch_size, cfg.seed, cfg.data.num_workers, device)
+    val_loader = None
+    if len(data.val_idx):
+        val_clips = cfg.data.val_clips or cfg.data.test_clips
+        val_loader = eval_loader(data.eval_set("val", val_clips, cfg.seed), cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed)
+    tb = _open_tensorboard(run_dir, global_step if resume else None) if cfg.train.tensorboard else None
+
+    last_plot = time.time()
+    try:
+        for epoch in range(start_epoch, cfg.train.epochs):
+            t0 = time.time()
+            lr = optimizer.param_groups[0]["lr"]
+            sampler.set_epoch(epoch)
+            stats, global_step = train_one_epoch(
+                model, loader, optimizer, criterion, cfg.loss.aux_weights, device, epoch, global_step,
+                cfg.train.max_steps_per_epoch, cfg.train.log_every, progress, tb,
+            )
+            scheduler.step()
+            row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "train_loss": stats.pop("loss"), "train_acc": stats.pop("acc")}
+            if len(stats) > 1:  # auxiliary losses present: also log the classification part and each aux loss
+                row.update({f"train_{k}": v for k, v in stats.items()})
+            val: EvalResult | None = None
+            if val_loader is not None:
+                val = evaluate(model, val_loader, device, criterion, progress, desc="val")
+                row.update(val_loss=val.loss, val_top1=val.top1, val_top5=topk_accuracy(val.scores, val.labels, 5))
+            row["time_s"] = round(time.time() - t0, 3)
+            history.append(row)
+            improved = val is not None and (best["value"] is None or val.top1 > best["value"])
+            if improved:
+                best = {"metric": "val_top1", "value": val.top1, "epoch": epoch + 1}
+            log.info(
+                "epoch %d/%d: lr %.3g, train loss %.4f acc %.2f%%%s (%.1fs)",
+                epoch + 1, cfg.train.epochs, lr, row["train_loss"], 100 * row["train_acc"],
+                f", val loss {val.loss:.4f} top1 {100 * val.top1:.2f}%{' *' if improved else ''}" if val is not None else "",
+                row["time_s"],
+            )
+            if tb is not None:
+                for k, v in row.items():
+                    if k != "epoch" and v is not None:
+                        tb.add_scalar(f"epoch/{k}", v, epoch + 1)
+            payload = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1,
+                "global_step": global_step,
+                "rng": get_rng_state(),
+                "best": dict(best),
+                "history": to_plain(history, "history"),
+                "metadata": build_metadata(cfg, model, data, {"epoch": row, "best": best}),
+            }
+            # best.pt and snapshots before last.pt: last.pt is the commit point for --resume
+            if improved:
+                save_checkpoint(run_dir / "best.pt", payload)
+            if cfg.train.checkpoint_every and (epoch + 1) % cfg.train.checkpoint_every == 0:
+                save_checkpoint(run_dir / f"epoch_{epoch + 1:03d}.pt", payload)
+            save_checkpoint(run_dir / "last.pt", payload)
+            write_metrics(run_dir, history)
+            if epoch + 1 == cfg.train.epochs or time.time() - last_plot >= PLOT_INTERVAL_S:
+                plot_curves(history, run_dir / "curves.png")
+                last_plot = time.time()
+    finally:
+        if tb is not None:
+            tb.close()
+
+    report = _final_test(cfg, run_dir, data, history, best, device, criterion, progress)
+    return TrainResult(run_dir, report, history)
+
+
+def _register_layout(layout) -> None:
+    from skelar.layouts import list_layouts, register_layout
+
+    if layout.name not in list_layouts():
+        register_layout(layout)
+
+
+def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, device, criterion, progress: bool) -> dict[str, Any]:
+    """Score the test split once with the selected checkpoint; write report.json and friends."""
+    from skelar.engine.checkpoint import model_from_checkpoint
+
+    chosen = _select(history, cfg.train.select)
+    ckpt_path = run_dir / chosen
+    model, ckpt = model_from_checkpoint(ckpt_path, device)
+    test_loader = eval_loader(data.eval_set("test", cfg.data.test_clips, cfg.seed), cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed)
+    result = evaluate(model, test_loader, device, criterion, progress, desc="test")
+    metrics = save_evaluation(run_dir, result, data.source.classes, data.source.names, prefix="test")
+    metrics["loss"] = result.loss
+    epoch = int(ckpt["epoch"])
+    if chosen == "best.pt":
+        selection = f"best validation top-1 ({100 * best['value']:.2f}%) at epoch {epoch}"
+    elif cfg.train.select == "val_top1":
+        selection = f"last epoch ({epoch}); no validation scores were recorded"
+    else:
+        selection = f"last epoch ({epoch}), as train.select is 'last'"
+    report = {
+        "checkpoint": chosen,
+        "checkpoint_epoch": epoch,
+        "selection": selection,
+        "selected_on": "val" if chosen == "best.pt" else "none (last epoch)",
+        "best_val_top1": best.get("value"),
+        "test": {
+            "protocol": data.protocol,
+            "num_samples": metrics["num_samples"],
+            "clips": cfg.data.test_clips,
+            "top1": metrics["top1"],
+            "top5": metrics["top5"],
+            "mean_class_accuracy": metrics["mean_class_accuracy"],
+            "loss": metrics["loss"],
+            "per_class_accuracy": dict(zip(data.source.classes, metrics["per_class_accuracy"])),
+        },
+        "dataset": data.source.name,
+        "splits": {"train": len(data.train_idx), "val": len(data.val_idx), "test": len(data.test_idx)},
+        "epochs_trained": len(history),
+        "run_dir": str(run_dir),
+    }
+    write_json(run_dir / "report.json", report)
+    # record the test result in the selected checkpoint's metadata too
+    ckpt.pop("path", None)
+    ckpt["metadata"]["metrics"]["test"] = to_plain({k: v for k, v in report["test"].items() if k != "per_class_accuracy"})
+    save_checkpoint(ckpt_path, ckpt)
+    log.info("test (%s, %d samples x %d clips): top-1 %.2f%%, top-5 %.2f%% [%s]",
+             data.protocol, metrics["num_samples"], cfg.data.test_clips, 100 * metrics["top1"], 100 * metrics["top5"], selection)
+    return report
