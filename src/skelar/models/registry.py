@@ -23,6 +23,7 @@ __all__ = [
     "list_models",
     "get_model_entry",
     "convert_reference_state_dict",
+    "unwrap_state_dict",
 ]
 
 
@@ -105,5 +106,25 @@ def convert_reference_state_dict(name: str, state_dict: Mapping[str, Any]) -> di
     """Map a reference implementation's state dict (official checkpoints) onto skelar's module names."""
     if name not in _CONVERTERS:
         raise KeyError(f"no reference converter for {name!r}; available: {', '.join(sorted(_CONVERTERS)) or 'none'}")
-    sd = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v)) for k, v in state_dict.items()}
+    sd = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v)) for k, v in unwrap_state_dict(state_dict).items()}
     return _CONVERTERS[name](sd)
+
+
+# keys under which training scripts commonly store the model's state dict inside a checkpoint
+_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model_state", "model", "net")
+
+
+def unwrap_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """The model state dict inside a checkpoint: unwraps ``{'state_dict': ...}``-style wrappers and strips
+    the ``module.`` prefix that ``nn.DataParallel`` / DDP add to every key."""
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(f"a checkpoint must be a mapping of names to tensors, got {type(checkpoint).__name__}")
+    for key in _WRAPPER_KEYS:
+        inner = checkpoint.get(key)
+        if isinstance(inner, Mapping):
+            checkpoint = inner
+            break
+    sd = dict(checkpoint)
+    if sd and all(isinstance(k, str) and k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    return sd
