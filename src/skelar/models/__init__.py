@@ -11,6 +11,8 @@ from skelar.models.registry import (
 
 # importing a model module registers it
 from skelar.models import sgn  # noqa: F401,E402
+from skelar.models import ctrgcn  # noqa: F401,E402
+from skelar.models.sf_head import SFHead, SFHeadFeatures  # noqa: F401,E402
 
 __all__ = [
     "create_model",
