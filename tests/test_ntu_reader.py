@@ -18,6 +18,7 @@ from skelar.formats.ntu_skeleton import (
     parse_ntu_name,
     parse_ntu_skeleton,
     read_ntu_skeleton,
+    read_ntu_skeletons,
     write_ntu_skeleton,
 )
 
@@ -129,6 +130,7 @@ def _variants() -> dict[str, tuple[str, int, str]]:
         "truncated_frames": ("\n".join(base[:-1]) + "\n", 30, "end of file"),
         "trailing_garbage": (ok + "garbage\n", 31, "after the last frame"),
         "binary": (ok[:200] + "\x00\x01" + ok[202:], 7, "field"),
+        "float32_overflow": (edit(5, _small_file()[5].replace("0.1", "1e39", 1)), 6, "float32 range"),
     }
 
 
@@ -248,6 +250,18 @@ def _mutation(draw, bases):
     return b"\n".join(lines)
 
 
+def _python_joints(data: bytes, body_counts: np.ndarray) -> np.ndarray:
+    """Joint values by plain per-line float() parsing, given the body counts."""
+    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    out, i = [], 1
+    for nb in body_counts.tolist():
+        i += 1
+        for _ in range(nb):
+            out.append([[float(t) for t in lines[i + 2 + j].split()] for j in range(25)])
+            i += 27
+    return np.asarray(out, np.float32).reshape(-1, 25, 12)
+
+
 def test_fuzz_only_ntu_errors_escape(shared):
     bases = _base_files(shared)
     for b in bases:  # the bases themselves are valid
@@ -257,13 +271,84 @@ def test_fuzz_only_ntu_errors_escape(shared):
     @given(_mutation(bases))
     def run(data):
         try:
+            xyz = parse_ntu_skeleton(data, "fuzz.skeleton", fields=("x", "y", "z"))
+        except NtuSkeletonError as e:
+            assert re.match(r"fuzz\.skeleton:\d+: \S", str(e)), str(e)
+            xyz = None
+        try:
             ske = parse_ntu_skeleton(data, "fuzz.skeleton")
         except NtuSkeletonError as e:
             assert re.match(r"fuzz\.skeleton:\d+: \S", str(e)), str(e)
             return
+        # what reads in full also reads as positions only, with the same values as plain float()
+        assert xyz is not None
+        np.testing.assert_array_equal(xyz.xyz, ske.xyz)
         B = ske.num_bodies
         assert ske.joints.shape == (B, 25, 12) and np.isfinite(ske.joints).all()
         assert ske.body_counts.sum() == B == len(ske.frame_index) == len(ske.slot)
+        np.testing.assert_array_equal(ske.joints, _python_joints(data, ske.body_counts))
         assert format_ntu_skeleton(parse_ntu_skeleton(format_ntu_skeleton(ske).encode())) == format_ntu_skeleton(ske)
 
     run()
+
+
+def test_batch_reading_equals_file_by_file(shared, tmp_path):
+    bases = _base_files(shared)
+    counter = iter(range(10**9))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.one_of(st.sampled_from(bases), _mutation(bases)), min_size=1, max_size=6),
+           st.sampled_from([None, ("x", "y", "z")]))
+    def run(files, fields):
+        paths = []
+        for data in files:
+            p = tmp_path / f"f{next(counter)}.skeleton"
+            p.write_bytes(data)
+            paths.append(p)
+        batch = read_ntu_skeletons(paths, fields)
+        for p, got in zip(paths, batch):
+            try:
+                one = read_ntu_skeleton(p, fields)
+            except NtuSkeletonError as e:
+                assert isinstance(got, NtuSkeletonError) and str(got) == str(e)
+                continue
+            assert isinstance(got, NtuSkeleton)
+            for key in ("body_counts", "frame_index", "slot", "body_id", "body_info", "joints"):
+                np.testing.assert_array_equal(getattr(got, key), getattr(one, key))
+
+    run()
+    missing = read_ntu_skeletons([tmp_path / "nope.skeleton"])
+    assert isinstance(missing[0], NtuSkeletonError) and "cannot read" in str(missing[0])
+
+
+_number = st.one_of(
+    st.floats(-10, 10, allow_nan=False, width=32).map(lambda v: f"{v:.7g}".replace("e", "E")),
+    st.floats(-2000, 2000, allow_nan=False).map(lambda v: f"{v:.3f}"),
+    st.floats(-1e30, 1e30, allow_nan=False).map(repr),
+    st.integers(-5, 5).map(str),
+)
+
+
+@st.composite
+def _valid_file(draw) -> bytes:
+    """A random well-formed file: 1-3 frames of 0-2 bodies, numbers in assorted notations."""
+    lines = []
+    frames = draw(st.integers(1, 3))
+    lines.append(str(frames))
+    for _ in range(frames):
+        nb = draw(st.integers(0, 2))
+        lines.append(str(nb))
+        for _ in range(nb):
+            lines.append(" ".join([str(draw(st.integers(0, 2**64 - 1)))] + [draw(_number) for _ in range(9)]))
+            lines.append("25")
+            lines.extend(" ".join(draw(_number) for _ in range(12)) for _ in range(25))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    return (end.join(lines) + draw(st.sampled_from([end, "", end + end]))).encode()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_valid_file())
+def test_valid_files_parse_like_plain_float(data):
+    ske = parse_ntu_skeleton(data)
+    np.testing.assert_array_equal(ske.joints, _python_joints(data, ske.body_counts))
+    np.testing.assert_array_equal(parse_ntu_skeleton(data, fields=("x", "y", "z")).xyz, ske.xyz)

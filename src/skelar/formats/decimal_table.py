@@ -1,14 +1,18 @@
 """Vectorised, strict parsing of whitespace-separated decimal tables (the bulk of text skeleton files).
 
-``parse_decimal_table(blob, rows, cols)`` converts ``rows`` newline-separated lines of exactly
-``cols`` numbers each, and returns ``None`` instead of raising when anything is unusual, so that
-callers can fall back to a line-by-line validator that names the offending line.
+* :func:`parse_decimal_table` converts ``rows`` newline-separated lines of exactly ``cols`` numbers.
+* :func:`parse_leading_columns` converts the first ``k`` fields of chosen lines of a larger text, for
+  files in canonical layout (fields separated by single spaces); it is the fast path for readers that
+  need only some fields (e.g. x, y, z of every joint line).
+
+Both return ``None`` instead of raising when anything is unusual, so that callers can fall back to a
+line-by-line validator that names the offending line.
 
 Every value equals Python's ``float(token)``. Plain decimals (``[+-]digits[.digits]``, at most 15
-characters) are converted column-wise with NumPy: the mantissa digits form an exact integer that is
-divided by an exact power of ten, one correctly rounded operation (the classic fast path of decimal
-conversion). The rare other tokens (exponents such as ``9.276937E-05``, very long numbers) are checked
-against a strict pattern and converted with ``float``.
+characters) are converted column-wise with NumPy: the mantissa digits form an exact integer (below
+10**15, exact in float64) that is divided by an exact power of ten, a single correctly rounded
+operation (the classic fast path of decimal conversion). Other valid tokens (exponents such as
+``9.276937E-05``, longer numbers) are checked against a strict pattern and converted with ``float``.
 """
 
 from __future__ import annotations
@@ -18,12 +22,87 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["parse_decimal_table", "NUMBER_PATTERN"]
+__all__ = ["parse_decimal_table", "parse_leading_columns", "parse_first_fields", "tokens_to_float", "NUMBER_PATTERN"]
 
 NUMBER_PATTERN = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _MAX_WIDTH = 15  # up to 15 characters the digits stay exact in float64 arithmetic
 _POW10 = 10.0 ** np.arange(23)
 _ALLOWED_BYTES = b"0123456789.+-eE \t\n"
+
+
+_CHUNK = 8192  # tokens converted together: the (width, chunk) work arrays stay in the CPU cache
+
+
+def _windows(c: np.ndarray, width: int, last_start: int) -> np.ndarray:
+    """``(len, width)`` sliding windows over ``c``, zero-padded when a window would run past its end."""
+    if last_start + width > c.size:
+        padded = np.zeros(last_start + width, np.uint8)
+        padded[: c.size] = c
+        c = padded
+    return np.lib.stride_tricks.sliding_window_view(c, width)
+
+
+def tokens_to_float(c: np.ndarray, starts: np.ndarray, ends: np.ndarray, raw: bytes | None = None) -> np.ndarray | None:
+    """Values of the tokens ``c[starts[i]:ends[i]]`` (``c``: the text as uint8, ``raw``: the same as
+    bytes if at hand), or ``None`` if one is not a finite number. Tokens must be non-empty."""
+    n = starts.size
+    if n == 0:
+        return np.zeros(0)
+    width = min(int((ends - starts).max()), _MAX_WIDTH)
+    windows = _windows(c, width, int(starts.max()))
+    out = np.empty(n, np.float64)
+    for a in range(0, n, _CHUNK):
+        s, e = starts[a : a + _CHUNK], ends[a : a + _CHUNK]
+        val = _convert(np.ascontiguousarray(windows[s].T), e - s, s, c, raw)
+        if val is None:
+            return None
+        out[a : a + _CHUNK] = val
+    return out
+
+
+def _convert(mat: np.ndarray, lengths: np.ndarray, starts: np.ndarray, c: np.ndarray,
+             raw: bytes | None, ok: np.ndarray | None = None) -> np.ndarray | None:
+    """Values of tokens given as a ``(width, n)`` character matrix (character j of token i in
+    ``mat[j, i]``; characters past a token's length are ignored). Tokens where ``ok`` is False are
+    skipped (their values are meaningless)."""
+    width, n = mat.shape
+    ends = starts + lengths
+    ln = np.minimum(lengths, 255).astype(np.uint8)
+    pos = np.arange(width, dtype=np.uint8)[:, None]
+    inside = pos < ln  # characters beyond a token's end belong to the next one
+    first = mat[0]
+    neg = first == 45
+    off = (neg | (first == 43)).view(np.uint8)
+    is_dot = (mat == 46) & inside
+    n_dot = np.add.reduce(is_dot, axis=0, dtype=np.uint8)
+    has_dot = n_dot > 0
+    dpos = np.where(has_dot, np.add.reduce(is_dot * pos, axis=0, dtype=np.uint8), ln)  # valid when n_dot <= 1
+    digit = mat - np.uint8(48)
+    in_mant = inside & (pos >= off) & ~is_dot
+    not_digit = ((digit >= 10) & in_mant).view(np.uint8).max(axis=0)
+    plain = (lengths <= _MAX_WIDTH) & (n_dot <= 1) & (not_digit == 0) & (lengths - off - has_dot >= 1)
+    # All digits read as one integer V (dot and sign as zeros): exact below 10**15, then the dot is
+    # taken out: with R the `frac` digits after it, the mantissa is (V - R) / 10 + R.
+    v = _POW10[width - 1 - np.arange(width)] @ (digit * in_mant).astype(np.float64)
+    v /= _POW10[width - np.minimum(ln, width)]
+    frac = np.where(has_dot, ln.astype(np.int64) - dpos - 1, 0)
+    scale = _POW10[np.clip(frac, 0, 22)]
+    r = v - np.floor(v / scale) * scale  # exact: v < 10**15 and v / scale is never within half an ulp of an integer it is not
+    mant = (v - r) / np.where(has_dot, 10.0, 1.0) + r
+    val = mant / scale  # one correctly rounded division
+    np.negative(val, out=val, where=neg)
+    if ok is not None:
+        plain |= ~ok
+    if not plain.all():
+        raw = c.tobytes() if raw is None else raw
+        for t in np.flatnonzero(~plain).tolist():
+            token = raw[starts[t] : ends[t]]
+            if not NUMBER_PATTERN.fullmatch(token):
+                return None
+            val[t] = float(token)
+    if not np.isfinite(val if ok is None else val[ok]).all():
+        return None
+    return val
 
 
 def _token_bounds(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,49 +134,85 @@ def parse_decimal_table(blob: bytes, rows: int, cols: int, columns: Sequence[int
     st = starts.reshape(rows, cols)
     if rows > 1 and not ((st[1:, 0] > nl).all() and (st[:-1, -1] < nl).all()):
         return None  # some line does not hold exactly `cols` tokens
+    out_cols = cols
     if columns is not None:
-        cols_idx = np.asarray(columns)
-        sel = (np.arange(rows)[:, None] * cols + cols_idx).ravel()
-        starts, ends = starts[sel], ends[sel]
-        out_cols = len(cols_idx)
-    else:
-        out_cols = cols
-    n = starts.size
-    lengths = ends - starts
-    width = min(int(lengths.max()), _MAX_WIDTH)
-    padded = np.zeros(c.size + width, np.uint8)
-    padded[: c.size] = c
-    pos = np.arange(width)[:, None]
-    mat = np.empty((width, n), np.uint8)  # character j of every token, token-contiguous
-    for j in range(width):
-        np.take(padded, starts + j, out=mat[j])
-    mat[pos >= lengths] = 0
-    first = mat[0]
-    neg = first == 45
-    off = neg | (first == 43)
-    is_dot = mat == 46
-    has_dot = is_dot.any(axis=0)
-    dpos = np.where(is_dot, pos, width).min(axis=0)
-    dpos = np.where(has_dot, dpos, lengths)
-    digit = mat - np.uint8(48)
-    in_mant = (pos >= off) & (pos < lengths) & (pos != dpos)
-    plain = (lengths <= _MAX_WIDTH) & ((digit < 10) | ~in_mant).all(axis=0) & (lengths - off - has_dot >= 1)
-    # Horner over the mantissa digits (the dot and sign skipped): an exact integer below 10**15
-    mant = np.zeros(n, np.float64)
-    step = np.empty(n, np.float64)
-    for j in range(width):
-        np.multiply(mant, 10.0, out=step)
-        np.add(step, digit[j], out=step)
-        np.copyto(mant, step, where=in_mant[j])
-    frac = np.where(has_dot, lengths - dpos - 1, 0)
-    val = mant / _POW10[np.minimum(frac, 22)]  # one correctly rounded division
-    val = np.where(neg, -val, val)
-    if not plain.all():
-        for t in np.flatnonzero(~plain).tolist():
-            token = blob[starts[t] : ends[t]]
-            if not NUMBER_PATTERN.fullmatch(token):
-                return None
-            val[t] = float(token)
-    if not np.isfinite(val).all():
+        sel = (np.arange(rows)[:, None] * cols + np.asarray(columns)).ravel()
+        starts, ends, out_cols = starts[sel], ends[sel], len(columns)
+    val = tokens_to_float(c, starts, ends, blob)
+    return None if val is None else val.reshape(rows, out_cols)
+
+
+def parse_leading_columns(c: np.ndarray, line_start: np.ndarray, line_end: np.ndarray, cols: int,
+                          k: int, raw: bytes | None = None) -> np.ndarray | None:
+    """The first ``k`` of the ``cols`` fields of each line ``c[line_start[i]:line_end[i]]``, as
+    ``(len(line_start), k)`` float64; ``None`` unless every such line has exactly ``cols`` fields
+    separated by single spaces (with no leading or trailing space) and the first ``k`` are numbers.
+
+    ``c`` is the whole text as uint8; the caller has checked it holds only number characters,
+    spaces and newlines, and no doubled or line-edge spaces. The other fields are counted, not parsed.
+    """
+    sp = np.flatnonzero(c == 32)
+    k0 = np.searchsorted(sp, line_start)
+    last = k0 + cols - 2  # index of the line's last space
+    if sp.size == 0 or last.max() >= sp.size:
         return None
-    return val.reshape(rows, out_cols)
+    ok = sp[last] < line_end
+    nxt = last + 1
+    inside = nxt < sp.size
+    ok &= ~inside | (sp[np.minimum(nxt, sp.size - 1)] > line_end)
+    if not ok.all():
+        return None
+    starts = np.empty((len(line_start), k), np.int64)
+    ends = np.empty((len(line_start), k), np.int64)
+    starts[:, 0] = line_start
+    for j in range(k):
+        ends[:, j] = sp[k0 + j] if j < cols - 1 else line_end
+        if j + 1 < k:
+            starts[:, j + 1] = ends[:, j] + 1
+    val = tokens_to_float(c, starts.ravel(), ends.ravel(), raw)
+    return None if val is None else val.reshape(len(line_start), k)
+
+
+def parse_first_fields(c: np.ndarray, line_start: np.ndarray, line_end: np.ndarray, k: int,
+                       raw: bytes | None = None) -> np.ndarray | None:
+    """The first ``k`` space-separated fields of each line ``c[line_start[i]:line_end[i]]`` (which must
+    have more than ``k`` fields), as ``(len(line_start), k)`` float64, or ``None``.
+
+    Only the beginning of each line is looked at, so this is the cheapest way to read, e.g., x, y, z
+    of every joint line; the rest of the lines is not checked.
+    """
+    n = line_start.size
+    if n == 0:
+        return np.zeros((0, k))
+    span = _MAX_WIDTH + 1
+    windows = _windows(c, span, int(line_end.max()))
+    out = np.empty((n, k), np.float64)
+    slow: list[np.ndarray] = []
+    for a in range(0, n, _CHUNK):
+        cur = line_start[a : a + _CHUNK].copy()
+        r = np.arange(cur.size)
+        odd = np.zeros(cur.size, bool)  # lines with a field of more than 15 characters (or malformed)
+        for j in range(k):
+            win = windows[cur]  # (m, span): the field starts at column 0
+            is_sp = win == 32
+            length = is_sp.argmax(axis=1)
+            odd |= ~(is_sp[r, length] & (length > 0))
+            length[odd] = 1
+            val = _convert(np.ascontiguousarray(win[:, : int(length.max())].T), length, cur, c, raw, ok=~odd)
+            if val is None:
+                return None
+            out[a : a + cur.size, j] = val
+            cur = cur + length + 1
+        odd |= cur - 1 >= line_end[a : a + _CHUNK]
+        slow.append(np.flatnonzero(odd) + a)
+    rest = np.concatenate(slow)
+    if rest.size:  # the few odd lines, one by one
+        raw = c.tobytes() if raw is None else raw
+        for i in rest.tolist():
+            fields = raw[line_start[i] : line_end[i]].split(b" ")
+            if len(fields) <= k or not all(NUMBER_PATTERN.fullmatch(f) for f in fields[:k]):
+                return None
+            out[i] = [float(f) for f in fields[:k]]
+        if not np.isfinite(out[rest]).all():
+            return None
+    return out
