@@ -330,22 +330,22 @@ _BATCH = 16  # files parsed together by one worker call
 
 
 def _run_shards(shards, shard_path, pending, files, pipeline, workers, progress, done, total, on_shard) -> None:
+    """Process the pending shards one after the other (in parallel within a shard, so at most one
+    shard of results is ever held in memory) and write each atomically."""
     if not pending:
         return
     from tqdm import tqdm
 
-    paths = [str(files[n]) for k in pending for n in shards[k]]
-    batches = [(paths[i : i + _BATCH], pipeline) for i in range(0, len(paths), _BATCH)]
     bar = tqdm(total=total, initial=done, unit="file", desc="prepare", disable=not progress, dynamic_ncols=True)
     pool = mp.Pool(workers) if workers > 1 else None
     try:
-        batch_iter = pool.imap(_work, batches, chunksize=2) if pool else map(_work, batches)
-        results_iter = (r for batch in batch_iter for r in batch)
         for k in pending:
+            paths = [str(files[n]) for n in shards[k]]
+            batches = [(paths[i : i + _BATCH], pipeline) for i in range(0, len(paths), _BATCH)]
             results = []
-            for _ in shards[k]:
-                results.append(next(results_iter))
-                bar.update(1)
+            for batch in (pool.imap(_work, batches) if pool else map(_work, batches)):
+                results.extend(batch)
+                bar.update(len(batch))
             _write_shard(shard_path[k], results)
             if on_shard is not None:
                 on_shard(k)
