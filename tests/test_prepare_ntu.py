@@ -116,7 +116,7 @@ def test_resume_after_interruption_is_byte_identical(corpus, tmp_path):
         prepare_ntu(src, resumed, "ntu60", missing_list=missing, shard_size=3, progress=False,
                     on_shard=stop_after_second)
     partial = tmp_path / "resumed.partial"
-    assert sorted(p.name for p in partial.glob("shard_*.npz")) == ["shard_00000.npz", "shard_00001.npz"]
+    assert sorted(p.name for p in partial.glob("shard_*.npy")) == ["shard_00000.npy", "shard_00001.npy"]
     assert not resumed.exists()
     seen: list[int] = []
     prepare_ntu(src, resumed, "ntu60", missing_list=missing, shard_size=3, progress=False, workers=2,
@@ -138,14 +138,14 @@ def test_resume_after_kill(corpus, tmp_path):
         "            progress=False, on_shard=lambda k: time.sleep(60))\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
-    shard = tmp_path / "killed.partial" / "shard_00000.npz"
+    shard = tmp_path / "killed.partial" / "shard_00000.npy"
     deadline = time.time() + 60
     while not shard.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert shard.exists() and not out.exists()
-    assert len(list(shard.parent.glob("shard_*.npz"))) == 1
+    assert len(list(shard.parent.glob("shard_*.npy"))) == 1
     prepare_ntu(src, out, "ntu60", missing_list=missing, shard_size=2, progress=False)
     assert _files(out) == _files(full)
 

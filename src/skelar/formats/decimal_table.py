@@ -69,25 +69,27 @@ def _convert(mat: np.ndarray, lengths: np.ndarray, starts: np.ndarray, c: np.nda
     ends = starts + lengths
     ln = np.minimum(lengths, 255).astype(np.uint8)
     pos = np.arange(width, dtype=np.uint8)[:, None]
-    inside = pos < ln  # characters beyond a token's end belong to the next one
+    mat = mat * (pos < ln)  # characters beyond a token's end belong to the next one: zero them
     first = mat[0]
     neg = first == 45
     off = (neg | (first == 43)).view(np.uint8)
-    is_dot = (mat == 46) & inside
+    is_dot = mat == 46
     n_dot = np.add.reduce(is_dot, axis=0, dtype=np.uint8)
     has_dot = n_dot > 0
     dpos = np.where(has_dot, np.add.reduce(is_dot * pos, axis=0, dtype=np.uint8), ln)  # valid when n_dot <= 1
-    digit = mat - np.uint8(48)
-    in_mant = inside & (pos >= off) & ~is_dot
-    not_digit = ((digit >= 10) & in_mant).view(np.uint8).max(axis=0)
-    plain = (lengths <= _MAX_WIDTH) & (n_dot <= 1) & (not_digit == 0) & (lengths - off - has_dot >= 1)
+    digit = mat - np.uint8(48)  # zeros (outside) wrap to 208: not a digit
+    in_mant = digit < 10
+    n_digit = np.add.reduce(in_mant, axis=0, dtype=np.uint8)
+    # plain: [sign] digits with at most one dot, nothing else
+    plain = (lengths <= _MAX_WIDTH) & (n_dot <= 1) & (n_digit >= 1) & (n_digit + off + n_dot == ln)
     # All digits read as one integer V (dot and sign as zeros): exact below 10**15, then the dot is
     # taken out: with R the `frac` digits after it, the mantissa is (V - R) / 10 + R.
     v = _POW10[width - 1 - np.arange(width)] @ (digit * in_mant).astype(np.float64)
     v /= _POW10[width - np.minimum(ln, width)]
     frac = np.where(has_dot, ln.astype(np.int64) - dpos - 1, 0)
     scale = _POW10[np.clip(frac, 0, 22)]
-    r = v - np.floor(v / scale) * scale  # exact: v < 10**15 and v / scale is never within half an ulp of an integer it is not
+    # exact: v < 10**15, so v / scale is never within half an ulp of the next integer above its floor
+    r = v - np.floor(v / scale) * scale
     mant = (v - r) / np.where(has_dot, 10.0, 1.0) + r
     val = mant / scale  # one correctly rounded division
     np.negative(val, out=val, where=neg)

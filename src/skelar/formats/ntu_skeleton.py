@@ -230,8 +230,8 @@ def _scan_fast(data: bytes, path: str) -> _Scan | None:
     if not data.endswith(b"\n") or data.endswith(b"\n\n") or b"\r" in data:
         return None
     line_start, line_end = _line_bounds(data)
-    ls, le = line_start.tolist(), line_end.tolist()
-    n = len(ls)
+    le = line_end.tolist()  # line i spans data[le[i - 1] + 1 : le[i]]
+    n = len(le)
     head = data[: le[0]]
     if not head.isdigit() or len(head) > 6:
         return None
@@ -242,7 +242,7 @@ def _scan_fast(data: bytes, path: str) -> _Scan | None:
     i = 1
     try:
         for f in range(num_frames):
-            s = data[ls[i] : le[i]]
+            s = data[le[i - 1] + 1 : le[i]]
             if not s.isdigit() or len(s) > 2:
                 return None
             nb = int(s)
@@ -257,9 +257,9 @@ def _scan_fast(data: bytes, path: str) -> _Scan | None:
     if i != n or num_frames == 0:
         return None
     joint_count = str(NUM_JOINTS).encode()
-    if any(data[ls[b + 1] : le[b + 1]] != joint_count for b in bodies):
+    if any(data[le[b] + 1 : le[b + 1]] != joint_count for b in bodies):
         return None
-    tokens = [data[ls[b] : le[b]].partition(b" ")[0] for b in bodies]
+    tokens = [data[le[b - 1] + 1 : le[b]].partition(b" ")[0] for b in bodies]
     if not all(t.isdigit() and len(t) <= 20 for t in tokens):
         return None
     ids = [int(t) for t in tokens]

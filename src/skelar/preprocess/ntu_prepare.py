@@ -1,7 +1,7 @@
 """Prepare NTU RGB+D 60/120 from the raw ``.skeleton`` files: parallel, resumable, memory-bounded.
 
 Work proceeds in shards of ``shard_size`` files (in name order). Each finished shard is written
-atomically to ``OUT.partial/shard_NNNNN.npz``; an interrupted run started again with the same inputs
+atomically to ``OUT.partial/shard_NNNNN.npy``; an interrupted run started again with the same inputs
 and options skips the finished shards, and the final dataset is byte-identical to that of an
 uninterrupted run. The final step streams the shards one at a time into a
 :class:`~skelar.data.prepared.PreparedWriter`, so memory stays bounded by one shard whatever the
@@ -83,7 +83,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
         "persons": 2,
     },
 }
-_FORMAT = 1  # version of the OUT.partial layout
+_FORMAT = 2  # version of the OUT.partial layout
 
 
 @dataclass
@@ -151,24 +151,30 @@ def _work(item: tuple[list[str], str]) -> list[Result]:
     return process_ntu_files(*item)
 
 
+_SHARD_KEYS = ("names", "ok_names", "lengths", "frames", "problems")
+
+
 def _write_shard(path: Path, results: list[tuple]) -> None:
-    names = [r[0] for r in results]
+    """One shard file: the arrays of ``_SHARD_KEYS`` as consecutive ``.npy`` records (no zip, no
+    checksum pass), written to a temporary name, flushed to disk and renamed into place."""
     ok = [r for r in results if r[1] is not None]
     frames = (np.concatenate([r[1].transpose(1, 0, 2, 3) for r in ok]) if ok
               else np.zeros((0, 3, 25, 2), np.float32))
     problems = [[r[0], r[2], r[3]] for r in results if r[1] is None]
+    arrays = (np.asarray([r[0] for r in results], dtype=str), np.asarray([r[0] for r in ok], dtype=str),
+              np.asarray([r[1].shape[1] for r in ok], np.int64), frames, np.asarray(json.dumps(problems)))
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(f, names=np.asarray(names, dtype=str), ok_names=np.asarray([r[0] for r in ok], dtype=str),
-                 lengths=np.asarray([r[1].shape[1] for r in ok], np.int64), frames=frames,
-                 problems=np.asarray(json.dumps(problems)))
+        for arr in arrays:
+            np.save(f, arr, allow_pickle=False)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
 def _read_shard(path: Path) -> tuple[list[str], Iterator[tuple[str, np.ndarray]], list[list[str]]]:
-    z = np.load(path, allow_pickle=False)
+    with open(path, "rb") as f:
+        z = {key: np.load(f, allow_pickle=False) for key in _SHARD_KEYS}
     names = [str(n) for n in z["names"]]
     lengths = z["lengths"]
     ok_names = [str(n) for n in z["ok_names"]]
@@ -248,7 +254,7 @@ def prepare_ntu(
         os.replace(tmp, partial / "plan.json")
 
     shards = [todo[i : i + shard_size] for i in range(0, len(todo), shard_size)]
-    shard_path = [partial / f"shard_{k:05d}.npz" for k in range(len(shards))]
+    shard_path = [partial / f"shard_{k:05d}.npy" for k in range(len(shards))]
     pending = [k for k in range(len(shards)) if not shard_path[k].is_file()]
     done_files = sum(len(shards[k]) for k in range(len(shards)) if k not in set(pending))
     if done_files:

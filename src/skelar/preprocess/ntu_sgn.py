@@ -108,14 +108,17 @@ def sgn_raw_bodies(ske: NtuSkeleton, name: str | None = None) -> SgnRaw:
         raise SgnPipelineError(f"{name}: no body in any of its {len(counts)} frames")
     valid_index = np.cumsum(counts > 0) - 1  # frame -> index among frames with a body
     ids = np.asarray(ske.body_id)
-    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
     xyz = ske.joints[:, :, :3]
+    if (ids == ids[0]).all():  # the common case: one bodyID
+        groups = [(ids[0], np.arange(len(ids)))]
+    else:
+        uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        groups = [(uniq[k], np.flatnonzero(inverse == k)) for k in np.argsort(first, kind="stable").tolist()]
     bodies = []
-    for k in np.argsort(first, kind="stable").tolist():
-        entries = np.flatnonzero(inverse == k)
+    for body_id, entries in groups:
         start = int(valid_index[ske.frame_index[entries[0]]])
         bodies.append(SgnBody(
-            body_id=str(int(uniq[k])) if np.issubdtype(uniq.dtype, np.integer) else str(uniq[k]),
+            body_id=str(int(body_id)) if np.issubdtype(ids.dtype, np.integer) else str(body_id),
             joints=np.ascontiguousarray(xyz[entries], dtype=np.float32),
             interval=start + np.arange(len(entries), dtype=np.int64),
         ))
