@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_parameters", "count_flops", "count_train_flops", "example_input"]
+__all__ = ["count_parameters", "count_flops", "count_literal_flops", "count_train_flops", "example_input"]
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -63,6 +63,22 @@ def count_flops(model: nn.Module, inputs: Any) -> float:
     finally:
         model.train(was_training)
     return total / n
+
+
+def count_literal_flops(model: nn.Module, inputs: Any) -> float | None:
+    """Inference FLOPs per sample of the model's literal (paper/reference) formulation, or ``None``.
+
+    Models whose default forward is an algebraic rewrite expose ``set_fast(bool)`` and a ``fast``
+    attribute; this counts the ``fast=False`` form, which is what papers and reference code report.
+    """
+    if not hasattr(model, "set_fast") or not hasattr(model, "fast"):
+        return None
+    was_fast = bool(model.fast)
+    model.set_fast(False)
+    try:
+        return count_flops(model, inputs)
+    finally:
+        model.set_fast(was_fast)
 
 
 def count_train_flops(model: nn.Module, inputs: Any) -> float:

@@ -112,6 +112,11 @@ def convert_sgn_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, 
     return out
 
 
+def _add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a + b``, in place when autograd is off (``a`` is a fresh temporary)."""
+    return a.add_(b) if not torch.is_grad_enabled() else a + b
+
+
 class SemanticEmbedding(nn.Module):
     """Embedding of an index (joint type or frame number): the reference's ``embed(norm=False)`` on one-hot codes.
 
@@ -154,7 +159,8 @@ class CoordinateEmbedding(nn.Module):
         """``(N, T, C, V)`` coordinates -> ``(N, T, V, dim)`` features."""
         n, t, c, v = x.shape
         x = self.norm(x.reshape(n * t, c * v)).view(n, t, c, v).transpose(2, 3)
-        return F.relu(self.fc2(F.relu(self.fc1(x))))
+        inplace = not torch.is_grad_enabled()  # in place only without autograd (outputs may be views)
+        return F.relu(self.fc2(F.relu(self.fc1(x), inplace=inplace)), inplace=inplace)
 
 
 class JointGraph(nn.Module):
@@ -164,7 +170,8 @@ class JointGraph(nn.Module):
     ``(A z_v + a).(B z_w + b) = (z_v^T A^T B + a^T B) z_w + (z_v^T A^T b + a.b)``: one ``C x (C+1)``
     product per forward instead of two ``C -> 256`` projections. The last term is constant along the
     softmax axis, so it cannot change ``G``; it is kept so the function (and its zero-sum gradient)
-    is exactly the reference's.
+    is exactly the reference's. Input channels that are constant over samples and frames (the
+    joint-type embedding) are projected once per forward, not once per position.
     """
 
     def __init__(self, in_channels: int, dim: int, bias: bool = True):
@@ -173,15 +180,27 @@ class JointGraph(nn.Module):
         self.phi = nn.Linear(in_channels, dim, bias=bias)
         self.fast = True
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """``(N, T, V, C)`` -> ``(N, T, V, V)``; rows sum to one."""
+    def forward(self, x: torch.Tensor, joint_const: torch.Tensor | None = None) -> torch.Tensor:
+        """``(N, T, V, C)`` -> ``(N, T, V, V)``; rows sum to one.
+
+        ``joint_const (V, C')``, if given, are further input channels that are the same for every
+        sample and frame (the joint-type embedding); the input is then ``cat([x, joint_const])``.
+        """
+        n, t, v, cx = x.shape
+        z = x if joint_const is None else torch.cat([x, joint_const.expand(n, t, v, -1)], dim=-1)
         if not self.fast:
             logits = self.theta(z) @ self.phi(z).transpose(-1, -2)
             return torch.softmax(logits, dim=-1)
         a_w, a_b = self.theta.weight, self.theta.bias
         b_w, b_b = self.phi.weight, self.phi.bias
-        u = F.linear(z, b_w.t() @ a_w, None if a_b is None else a_b @ b_w)  # (A z_v + a)^T B
-        n, t, v, c = z.shape
+        mix = b_w.t() @ a_w  # (C, C): u_v = (A z_v + a)^T B
+        shift = None if a_b is None else a_b @ b_w
+        if joint_const is None:
+            u = F.linear(x, mix, shift)
+        else:  # the constant channels contribute a per-joint term, computed once
+            const = F.linear(joint_const, mix[:, cx:], shift)
+            u = _add(F.linear(x, mix[:, :cx]), const)
+        c = z.shape[-1]
         zt = z.reshape(n * t, v, c).transpose(1, 2)
         if b_b is None:
             logits = torch.bmm(u.reshape(n * t, v, c), zt)
@@ -206,12 +225,20 @@ class GraphConv(nn.Module):
         self.bn = nn.BatchNorm1d(out_channels)
         self.fast = True
 
-    def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """``x (N, T, V, C_in)``, ``g (N, T, V, V)`` -> ``(N, T, V, C_out)``."""
+    def forward(self, x: torch.Tensor, g: torch.Tensor, joint_const: torch.Tensor | None = None, relu: bool = True) -> torch.Tensor:
+        """``x (N, T, V, C)``, ``g (N, T, V, V)`` -> ``(N, T, V, C_out)``.
+
+        ``joint_const (V, C')``: further input channels shared by all samples and frames (input is
+        ``cat([x, joint_const])``). ``relu=False`` returns the pre-ReLU (post-BN) value, for callers
+        that apply the ReLU after a max-pool (``max(relu(y)) == relu(max(y))``).
+        """
+        n, t, v, cx = x.shape
+        act = F.relu if relu else (lambda y: y)
         if not self.fast:
+            if joint_const is not None:
+                x = torch.cat([x, joint_const.expand(n, t, v, -1)], dim=-1)
             y = self.graph_proj(g @ x) + self.self_proj(x)
-            return F.relu(self.bn(y.reshape(-1, y.shape[-1]))).view(y.shape)
-        n, t, v, _ = x.shape
+            return act(self.bn(y.reshape(-1, y.shape[-1]))).view(y.shape)
         w, w1, b = self.graph_proj.weight, self.self_proj.weight, self.self_proj.bias
         fold = not self.bn.training and self.bn.running_mean is not None
         if fold:  # eval: BN(y) = y * scale + shift, folded into both projections
@@ -221,11 +248,20 @@ class GraphConv(nn.Module):
             shift = -self.bn.running_mean * scale + (self.bn.bias if self.bn.affine else 0)
             w, w1 = w * scale[:, None], w1 * scale[:, None]
             b = shift if b is None else b * scale + shift
-        y = F.linear(x, w).view(n * t, v, -1)
-        y = torch.baddbmm(F.linear(x, w1, b).view(n * t, v, -1), g.reshape(n * t, v, v), y)
+        rows = x.reshape(n * t, v, cx)
+        if joint_const is None:
+            y = F.linear(rows, w)
+            base = F.linear(rows, w1, b)
+        else:  # the constant channels give per-joint terms, projected once
+            y = _add(F.linear(rows, w[:, :cx]), F.linear(joint_const, w[:, cx:]))
+            base = _add(F.linear(rows, w1[:, :cx]), F.linear(joint_const, w1[:, cx:], b))
+        if torch.is_grad_enabled():
+            y = torch.baddbmm(base, g.reshape(n * t, v, v), y)
+        else:  # inference: accumulate in place, saving a copy of the largest tensor
+            y = base.baddbmm_(g.reshape(n * t, v, v), y)
         if not fold:
-            y = self.bn(y.reshape(-1, y.shape[-1]))
-        return F.relu(y, inplace=True).view(n, t, v, -1)  # in place on the base tensor, never on a view
+            y = self.bn(y.view(-1, y.shape[-1]))
+        return (F.relu(y, inplace=True) if relu else y).view(n, t, v, -1)  # in place on the base, never on a view
 
 
 class FrameModule(nn.Module):
@@ -347,16 +383,19 @@ class SGN(nn.Module):
         dy = self.joint_embed(x) + self.motion_embed(motion)  # (N, T, V, 64)
         n, t, v, _ = dy.shape
         if self.fast:
-            joint_type = self.joint_type_embed.table().expand(n, t, v, -1)
+            joint_type = self.joint_type_embed.table()  # (V, 64): joint semantics, concatenated to dy
         else:
-            joint_type = self.joint_type_embed(torch.eye(v, dtype=dy.dtype, device=dy.device).expand(n, t, v, v))
-        z = torch.cat([dy, joint_type], dim=-1)  # (N, T, V, 128): joint semantics concatenated
-        g = self.graph(z)
-        z = self.gcn3(self.gcn2(self.gcn1(z, g), g), g)  # (N, T, V, 256)
+            onehot = torch.eye(v, dtype=dy.dtype, device=dy.device).expand(n, t, v, v)
+            joint_type = self.joint_type_embed(onehot)  # (N, T, V, 64), per position as in the reference
+        g = self.graph(dy, joint_type)
+        z = self.gcn2(self.gcn1(dy, g, joint_type), g)
         if self.fast:
-            # the frame embedding is constant over joints, so it can be added after the max over joints
-            pooled = z.max(dim=2).values + self.frame_embed.table()
+            # max over joints commutes with the ReLU, and the frame embedding is constant over joints
+            z = self.gcn3(z, g, relu=False)
+            pooled = z.max(dim=2).values if torch.is_grad_enabled() else z.amax(dim=2)  # max: cheaper backward
+            pooled = F.relu(pooled) + self.frame_embed.table()
         else:
+            z = self.gcn3(z, g)  # (N, T, V, 256)
             onehot = torch.eye(t, dtype=z.dtype, device=z.device)[None, :, None, :].expand(n, t, v, t)
             pooled = (z + self.frame_embed(onehot)).max(dim=2).values
         feat = self.frame_module(pooled.transpose(1, 2))  # (N, 512, T')

@@ -1,0 +1,37 @@
+"""``skelar info MODEL``: parameters, FLOPs per sample and input shape of a registered model."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "info",
+        help="size and cost of a model",
+        description="Parameters, inference FLOPs per sample (multiply-add = 2) and the expected input (C, T, V, M).",
+    )
+    p.add_argument("model", help="registered model name (see `skelar models`)")
+    p.add_argument("--num-classes", type=int, help="number of classes (default: the model's)")
+    p.add_argument("--layout", help="joint layout (default: the model's)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from skelar.models import create_model, get_model_entry
+    from skelar.models.profile import count_flops, count_literal_flops, count_parameters, example_input
+
+    kwargs = {k: v for k, v in (("num_classes", args.num_classes), ("layout", args.layout)) if v is not None}
+    model = create_model(args.model, **kwargs)
+    x = example_input(model, 2)
+    flops, literal = count_flops(model, x), count_literal_flops(model, x)
+    trainable = count_parameters(model, trainable_only=True)
+    total = count_parameters(model)
+    print(f"model        {args.model}  ({get_model_entry(args.model).description})")
+    print(f"arguments    {', '.join(f'{k}={v!r}' for k, v in model.skelar_kwargs.items()) or '(defaults)'}")
+    print(f"input        (N, {', '.join(map(str, model.input_shape))})  = (N, C, T, V, M)")
+    print(f"parameters   {total:,}" + (f" ({trainable:,} trainable)" if trainable != total else ""))
+    print(f"FLOPs/sample {flops / 1e9:.3f} G  (inference, as executed; multiply-add = 2)")
+    if literal is not None and abs(literal - flops) > 1e-3 * literal:
+        print(f"             {literal / 1e9:.3f} G  (the literal layer-by-layer formulation, as papers count it)")
+    return 0
