@@ -1,17 +1,19 @@
 """Vectorised, strict parsing of whitespace-separated decimal tables (the bulk of text skeleton files).
 
 * :func:`parse_decimal_table` converts ``rows`` newline-separated lines of exactly ``cols`` numbers.
-* :func:`parse_leading_columns` converts the first ``k`` fields of chosen lines of a larger text, for
-  files in canonical layout (fields separated by single spaces); it is the fast path for readers that
-  need only some fields (e.g. x, y, z of every joint line).
+* :func:`parse_leading_columns` converts the first ``k`` of the ``cols`` single-space-separated
+  fields of chosen lines of a larger text, checking each line's field count.
+* :func:`parse_first_fields` converts only the first ``k`` fields of chosen lines and looks at nothing
+  else: the cheapest way to get, e.g., x, y, z of every joint line.
 
-Both return ``None`` instead of raising when anything is unusual, so that callers can fall back to a
+All return ``None`` instead of raising when anything is unusual, so that callers can fall back to a
 line-by-line validator that names the offending line.
 
 Every value equals Python's ``float(token)``. Plain decimals (``[+-]digits[.digits]``, at most 15
-characters) are converted column-wise with NumPy: the mantissa digits form an exact integer (below
-10**15, exact in float64) that is divided by an exact power of ten, a single correctly rounded
-operation (the classic fast path of decimal conversion). Other valid tokens (exponents such as
+characters) are converted with NumPy on a (character position x token) matrix: the digits form an
+exact integer (below 10**15, exact in float64; one matrix-vector product with the powers of ten),
+the dot is taken out exactly, and a single correctly rounded division by a power of ten gives the
+value (the classic fast path of decimal conversion). Other valid tokens (exponents such as
 ``9.276937E-05``, longer numbers) are checked against a strict pattern and converted with ``float``.
 """
 
@@ -150,8 +152,8 @@ def parse_leading_columns(c: np.ndarray, line_start: np.ndarray, line_end: np.nd
     ``(len(line_start), k)`` float64; ``None`` unless every such line has exactly ``cols`` fields
     separated by single spaces (with no leading or trailing space) and the first ``k`` are numbers.
 
-    ``c`` is the whole text as uint8; the caller has checked it holds only number characters,
-    spaces and newlines, and no doubled or line-edge spaces. The other fields are counted, not parsed.
+    ``c`` is the whole text as uint8. Doubled or line-edge spaces make empty fields and give ``None``.
+    The fields after the first ``k`` are counted, not parsed.
     """
     sp = np.flatnonzero(c == 32)
     k0 = np.searchsorted(sp, line_start)

@@ -11,10 +11,13 @@ The official text layout (Kinect v2, one file per recording)::
                 25 lines of 12 fields           (x y z depthX depthY colorX colorY
                                                  orientW orientX orientY orientZ trackingState)
 
-The reader walks the count lines in Python (a few hundred per file) and converts all numeric lines
-of a file in one call to NumPy's C parser; only when that fast path fails does a line-by-line
-validating pass run, to name the offending line. Every defect raises :class:`NtuSkeletonError`
-with the message ``"<file>:<line>: <what is wrong>"``.
+Reading is two passes. The structure (frame, body and joint counts, bodyIDs) is walked in Python,
+touching only the count and body lines. The numbers are then converted with vectorised NumPy code
+(:mod:`skelar.formats.decimal_table`), for one file or for a batch of files at once
+(:func:`read_ntu_skeletons`), optionally only for the fields a pipeline needs. Whenever anything is
+unusual, a line-by-line validating pass takes over, so that every defect raises
+:class:`NtuSkeletonError` with the message ``"<file>:<line>: <what is wrong>"``. Values are exactly
+Python's ``float()`` of each field (then float32 for the joints).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from skelar.formats.decimal_table import parse_decimal_table, parse_first_fields, parse_leading_columns
+from skelar.formats.decimal_table import NUMBER_PATTERN, parse_decimal_table, parse_first_fields, parse_leading_columns
 
 __all__ = [
     "NUM_JOINTS",
@@ -51,7 +54,6 @@ JOINT_FIELDS = ("x", "y", "z", "depthX", "depthY", "colorX", "colorY",
 BODY_INFO_FIELDS = ("clippedEdges", "handLeftConfidence", "handLeftState", "handRightConfidence",
                     "handRightState", "isRestricted", "leanX", "leanY", "trackingState")
 _UINT64_MAX = 2**64 - 1
-_NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 NTU_NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
 
@@ -120,7 +122,7 @@ def _bad_token_message(toks: list[bytes], ncols: int, what: str) -> str | None:
     if len(toks) != ncols:
         return f"expected {ncols} fields in {what}, got {len(toks)}"
     for k, t in enumerate(toks):
-        if not _NUMBER.fullmatch(t):
+        if not NUMBER_PATTERN.fullmatch(t):
             return f"field {k + 1} of {what} is not a number: {t[:40].decode('ascii', 'replace')!r}"
         if not np.isfinite(float(t)):
             return f"field {k + 1} of {what} is not finite: {t.decode('ascii', 'replace')!r}"
@@ -157,7 +159,8 @@ def _parse_rows(data: bytes, line_start: np.ndarray, line_end: np.ndarray, first
 
 
 def _walk_careful(lines: list[bytes], num_frames: int, path: str) -> tuple[list[int], list[int]]:
-    """Like :func:`_walk_fast`, tolerating unusual spacing and naming the first structural error."""
+    """Body counts and body-line indices, line by line, tolerating unusual spacing and naming the
+    first structural error."""
     counts = [0] * num_frames
     bodies: list[int] = []
     i = 1
