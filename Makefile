@@ -25,8 +25,12 @@ install: $(STAMP)
 
 dev: $(DEVSTAMP)
 
+# one math thread by default: on a shared 2-core machine a second OpenMP thread mostly spins
+# (measured 5-10x slower under load); `make demo DEMO_THREADS=2` on an idle machine
+DEMO_THREADS ?= 1
+
 demo: $(STAMP)
-	$(BIN)/skelar train -c configs/sgn_synthetic.yaml
+	OMP_NUM_THREADS=$(DEMO_THREADS) MKL_NUM_THREADS=$(DEMO_THREADS) $(BIN)/skelar train -c configs/sgn_synthetic.yaml
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q

@@ -237,8 +237,27 @@ def test_validation_is_carved_from_training_subjects_only(easy):
     train_idx, val, test = resolve_splits(ds, "xsub", "carve", fraction=0.25)
     subj = ds.meta["subject"]
     assert set(subj[val]).isdisjoint(subj[train_idx]) and set(subj[val]).isdisjoint(subj[test])
-    assert set(np.concatenate([train_idx, val])) == set(ds.split("xsub", "train"))
+    assert set(np.concatenate([train_idx, val])) == set(ds.split("xsub", "train")) | set(ds.split("xsub", "val"))
     tr, v, te = resolve_splits(ds, "xsub", "none")
     assert len(v) == 0 and set(tr) == set(ds.split("xsub", "train")) | set(ds.split("xsub", "val"))
     with pytest.raises(KeyError, match="no protocol 'xview'"):
         resolve_splits(ds, "xview", "split")
+
+
+def test_results_do_not_depend_on_worker_count(easy, tmp_path):
+    """Persistent workers still see each epoch's augmentation seeds (the sampler carries the epoch)."""
+    weights = []
+    for workers in (0, 2):
+        cfg = h.tiny_config(easy, tmp_path / f"w{workers}", train={"epochs": 2, "max_steps_per_epoch": 2})
+        cfg["data"]["num_workers"] = workers
+        res = train(config_from_dict(cfg), progress=False)
+        weights.append(torch.load(res.run_dir / "last.pt", weights_only=True)["model"])
+    for k in weights[0]:
+        assert torch.equal(weights[0][k], weights[1][k]), k
+
+
+def test_tensorboard_logs(easy, tmp_path):
+    pytest.importorskip("tensorboard")
+    cfg = h.tiny_config(easy, tmp_path, train={"epochs": 1, "max_steps_per_epoch": 2, "tensorboard": True, "log_every": 1})
+    res = train(config_from_dict(cfg), progress=False)
+    assert list((res.run_dir / "tensorboard").glob("events.out.tfevents.*"))

@@ -18,13 +18,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clips", type=int, help="clips per sample, logits averaged (default: the run's test_clips)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from skelar.engine.inference import predict
 
-    rows = predict(args.checkpoint, args.inputs, top_k=args.top_k, clips=args.clips, device=args.device)
+    rows = predict(args.checkpoint, args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -15,6 +15,7 @@ A checkpoint is a dict of tensors and plain Python values only::
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import tempfile
@@ -68,16 +69,29 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
     return path
 
 
+def _run_checkpoint(run_dir: Path) -> Path:
+    """A run directory's checkpoint: the one its report.json used, else best.pt, else last.pt."""
+    names = ["best.pt", "last.pt"]
+    report = run_dir / "report.json"
+    if report.is_file():
+        try:
+            names.insert(0, str(json.loads(report.read_text()).get("checkpoint", "")))
+        except (ValueError, AttributeError):
+            pass
+    for name in names:
+        if name and (run_dir / name).is_file():
+            return run_dir / name
+    raise FileNotFoundError(f"{run_dir}: no best.pt or last.pt in this directory")
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a skelar checkpoint with ``weights_only=True``; clear errors for missing or foreign files."""
+    """Read a skelar checkpoint with ``weights_only=True``; clear errors for missing or foreign files.
+
+    A run directory stands for the checkpoint its ``report.json`` names (else ``best.pt``, else ``last.pt``).
+    """
     path = Path(path)
     if path.is_dir():
-        for name in ("best.pt", "last.pt"):
-            if (path / name).is_file():
-                path = path / name
-                break
-        else:
-            raise FileNotFoundError(f"{path}: no best.pt or last.pt in this directory")
+        path = _run_checkpoint(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:

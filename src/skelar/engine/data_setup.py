@@ -61,10 +61,20 @@ def synthetic_spec_dict(params: Mapping[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(spec)
 
 
+def _generator_fingerprint() -> str:
+    """Hash of the generator's source files, so a changed generator never reuses a stale cache."""
+    from skelar.data import synthetic
+
+    h = hashlib.sha1()
+    for f in sorted(Path(synthetic.__file__).parent.glob("synthetic*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
 def synthetic_cache_path(params: Mapping[str, Any], cache_dir: str | Path) -> Path:
-    """``cache_dir/synthetic-<hash of the resolved spec>``."""
+    """``cache_dir/synthetic-<hash of the resolved spec and of the generator code>``."""
     spec = synthetic_spec_dict(params)
-    key = json.dumps(spec, sort_keys=True, default=str)
+    key = json.dumps({"spec": spec, "generator": _generator_fingerprint()}, sort_keys=True, default=str)
     return Path(cache_dir) / f"synthetic-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
 
@@ -93,8 +103,9 @@ def open_source(source: str, synthetic: Mapping[str, Any] | None = None, cache_d
 def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: float = 0.1, by: str = "subject", seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(train, val, test)`` indices for ``protocol``; ``mode`` is ``split`` | ``carve`` | ``none``.
 
-    ``split`` uses the stored ``<protocol>/val``; ``carve`` holds out part of ``<protocol>/train``
-    (whole subjects by default); ``none`` trains on train + stored val and has no validation set.
+    ``split`` uses the stored ``<protocol>/val``; ``carve`` holds out part of the training data
+    (``<protocol>/train`` plus any stored val; whole subjects by default); ``none`` trains on all of it
+    and has no validation set.
     """
     if protocol not in ds.protocols():
         raise KeyError(f"data.protocol: {ds.root} has no protocol {protocol!r} (known: {', '.join(ds.protocols()) or 'none'})")
@@ -106,8 +117,8 @@ def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: floa
             raise KeyError(f"data.val.mode: 'split' but {ds.root} has no stored split '{protocol}/val' (use mode: carve)")
         val = stored_val
     elif mode == "carve":
-        subjects = ds.meta.get("subject")
-        train, val = carve_validation(train, ds.labels, subjects, fraction=fraction, seed=seed, by=by)
+        pool = np.sort(np.concatenate([train, stored_val]))
+        train, val = carve_validation(pool, ds.labels, ds.meta.get("subject"), fraction=fraction, seed=seed, by=by)
     elif mode == "none":
         train, val = np.sort(np.concatenate([train, stored_val])), np.zeros(0, np.int64)
     else:

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from skelar.data import PreparedDataset, SkeletonDataset, is_prepared_dir
 from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint
@@ -179,11 +180,19 @@ def _samples(inputs: Sequence[str | Path], lm: LoadedModel):
 
 
 @torch.no_grad()
-def predict(checkpoint: str | Path, inputs: Sequence[str | Path], top_k: int = 5, clips: int | None = None, device: str = "auto") -> list[dict[str, Any]]:
+def predict(
+    checkpoint: str | Path,
+    inputs: Sequence[str | Path],
+    top_k: int = 5,
+    clips: int | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Top-``k`` classes with softmax probabilities (of the clip-averaged logits) for every input sample."""
     lm = load_for_inference(checkpoint, device, clips)
     out = []
-    for n, (src, name, x, label) in enumerate(_samples(inputs, lm)):
+    samples = tqdm(_samples(inputs, lm), desc="predict", unit="sample", leave=False, disable=None if progress else True)
+    for n, (src, name, x, label) in enumerate(samples):
         stack = []
         for k in range(lm.clips):
             rng = np.random.default_rng([lm.seed, 0, n, k])

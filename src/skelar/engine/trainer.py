@@ -127,7 +127,7 @@ def train_one_epoch(
             if tb is not None:
                 tb.add_scalar("train/loss_step", loss_value, global_step)
                 for name, value in parts.items():
-                    tb.add_scalar(f"train/{name}_step", float(value), global_step)
+                    tb.add_scalar(f"train/{name}_step", float(value.detach()), global_step)
     bar.close()
     if seen == 0:
         raise ValueError("no training batch was produced (is data.batch_size larger than the training set?)")
