@@ -272,6 +272,9 @@ class PreparedWriter:
             if not self.overwrite:
                 raise FileExistsError(f"{self.root} appeared while writing")
             shutil.rmtree(self.root)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o777 & ~umask)  # mkdtemp makes it owner-only; give it normal directory permissions
         os.replace(self._tmp, self.root)
         self._closed = True
         return PreparedDataset(self.root)
