@@ -18,6 +18,7 @@ import yaml
 import engine_helpers as h
 from skelar.cli.main import main
 from skelar.data import PreparedDataset
+from skelar.engine.checkpoint import save_checkpoint
 
 TESTS = Path(__file__).resolve().parent
 
@@ -113,6 +114,16 @@ def test_cli_train_test_predict_export(sgn_run, capsys, tmp_path):
     assert main(["test", "--checkpoint", str(run_dir), "--split", "val", "--clips", "1", "--out", str(tmp_path / "ev"), "-q"]) == 0
     assert json.loads((tmp_path / "ev" / "report.json").read_text())["num_samples"] == 12
     assert "easy xsub/val: top-1" in capsys.readouterr().out
+
+    # weights without run metadata (as `skelar import-checkpoint` writes): -c CONFIG supplies data and transforms
+    full = torch.load(ckpt, weights_only=True)
+    bare = tmp_path / "bare.pt"
+    save_checkpoint(bare, {"model": full["model"], "metadata": {k: full["metadata"][k] for k in ("model", "layout")}})
+    assert main(["test", "--checkpoint", str(bare), "-q"]) == 2
+    assert "does not record its dataset" in capsys.readouterr().err
+    assert main(["test", "--checkpoint", str(bare), "-c", str(cfg_path), "--set", "seed=3", "--out", str(tmp_path / "bare"), "-q"]) == 0
+    capsys.readouterr()
+    assert json.loads((tmp_path / "bare" / "report.json").read_text())["top1"] == report["test"]["top1"]
 
     # predict: (C, T, V, M) and (T, V, C) .npy files and a prepared dataset; --json
     ds = PreparedDataset(data)

@@ -261,3 +261,13 @@ def test_tensorboard_logs(easy, tmp_path):
     cfg = h.tiny_config(easy, tmp_path, train={"epochs": 1, "max_steps_per_epoch": 2, "tensorboard": True, "log_every": 1})
     res = train(config_from_dict(cfg), progress=False)
     assert list((res.run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_model_kwargs_must_agree_with_the_data(easy, tmp_path):
+    cfg = h.tiny_config(easy, tmp_path, model={"name": "test_mlp", "kwargs": {"num_classes": 5}})
+    with pytest.raises(ValueError, match=r"model.kwargs.num_classes: 5 does not match the data \(3\)"):
+        train(config_from_dict(cfg), progress=False)
+    cfg = h.tiny_config(easy, tmp_path, model={"name": "test_mlp", "kwargs": {"frames": 20}})
+    with pytest.raises(ValueError, match=r"expects input \(C, T, V, M\) = \(3, 20, 25, 1\) but the data transforms produce \(3, 16, 25, 1\)"):
+        train(config_from_dict(cfg), progress=False)
+    assert not list(tmp_path.glob("test_mlp-*"))  # failed starts leave no run directory behind

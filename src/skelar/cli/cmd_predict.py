@@ -14,6 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--checkpoint", required=True, help="a skelar checkpoint or a run directory")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-c", "--config", help="take test transforms, clips and seed from this config instead of the checkpoint")
     p.add_argument("-k", "--top-k", type=int, default=5, help="classes to show per input (default 5)")
     p.add_argument("--clips", type=int, help="clips per sample, logits averaged (default: the run's test_clips)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -23,9 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from skelar.engine.config import load_config
     from skelar.engine.inference import predict
 
-    rows = predict(args.checkpoint, args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet)
+    config = load_config(args.config) if args.config else None
+    rows = predict(args.checkpoint, args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet, config=config)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -12,6 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Score a split with the checkpoint's test-time transforms and clip count; writes report.json, scores and confusion matrix.",
     )
     p.add_argument("--checkpoint", required=True, help="a skelar checkpoint (best.pt/last.pt) or a run directory")
+    p.add_argument("-c", "--config", help="take dataset, protocol, test transforms, clips and seed from this config "
+                   "instead of the checkpoint (e.g. for imported reference weights)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key of --config")
     p.add_argument("--data", help="prepared dataset directory or 'synthetic' (default: the training run's dataset)")
     p.add_argument("--protocol", help="evaluation protocol, e.g. xsub (default: the training run's)")
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which part to score (default: test)")
@@ -24,11 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from skelar.engine.config import load_config
     from skelar.engine.inference import evaluate_checkpoint
 
+    if args.overrides and not args.config:
+        raise ValueError("--set needs -c CONFIG")
+    config = load_config(args.config, args.overrides) if args.config else None
     report = evaluate_checkpoint(
         args.checkpoint, data=args.data, protocol=args.protocol, split=args.split, clips=args.clips,
-        batch_size=args.batch_size, device=args.device, out_dir=args.out, progress=not args.quiet,
+        batch_size=args.batch_size, device=args.device, out_dir=args.out, progress=not args.quiet, config=config,
     )
     print(
         f"{report['dataset']} {report['protocol']}/{report['split']}: top-1 {100 * report['top1']:.2f}%  "

@@ -31,6 +31,7 @@ __all__ = [
     "apply_overrides",
     "parse_override",
     "save_config",
+    "config_to_dict",
 ]
 
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from skelar.data import PreparedDataset, SkeletonDataset, is_prepared_dir
 from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from skelar.engine.config import Config, config_to_dict
 from skelar.engine.data_setup import open_source
 from skelar.engine.evaluate import clip_logits, evaluate
 from skelar.engine.loaders import eval_loader
@@ -47,19 +48,29 @@ class LoadedModel:
         return self.checkpoint["metadata"]
 
 
-def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int | None = None) -> LoadedModel:
-    """Model (eval mode), test transforms and clip count from a checkpoint's metadata."""
+def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int | None = None, config: Config | None = None) -> LoadedModel:
+    """Model (eval mode), test transforms, clip count and seed from a checkpoint's metadata.
+
+    ``config`` (e.g. the recipe a model was trained with) supplies the test transforms, clips and seed
+    instead — needed for imported reference weights, whose metadata has none.
+    """
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint)
     model, ckpt = model_from_checkpoint(ckpt, dev)
     meta = ckpt["metadata"]
-    pre = meta.get("preprocessing") or {}
-    transform = build_transforms(pre.get("test_transforms") or [], where=f"{checkpoint}: preprocessing.test_transforms")
-    k = int(clips or pre.get("test_clips") or 1)
+    if config is not None:
+        specs, default_clips, seed = config.data.test_transforms, config.data.test_clips, config.seed
+        where = "data.test_transforms"
+    else:
+        pre = meta.get("preprocessing") or {}
+        specs, default_clips, seed = pre.get("test_transforms") or [], pre.get("test_clips") or 1, meta.get("seed", 0)
+        where = f"{checkpoint}: preprocessing.test_transforms"
+    transform = build_transforms(specs, where=where)
+    k = int(clips or default_clips)
     if k < 1:
         raise ValueError(f"--clips must be >= 1, got {k}")
     classes = list((meta.get("dataset") or {}).get("classes") or [])
-    return LoadedModel(model, ckpt, transform, k, int(meta.get("seed", 0)), classes, dev)
+    return LoadedModel(model, ckpt, transform, k, int(seed), classes, dev)
 
 
 def _num_joints(lm: LoadedModel) -> int:
@@ -72,8 +83,9 @@ def _check_compatible(lm: LoadedModel, ds: PreparedDataset) -> None:
     if joints and ds.layout.num_joints != joints:
         layout = (lm.metadata.get("layout") or {}).get("name")
         raise ValueError(f"{ds.root}: layout {ds.layout.name!r} ({ds.layout.num_joints} joints) does not match the checkpoint's {layout!r} ({joints})")
-    if lm.classes and ds.num_classes != len(lm.classes):
-        raise ValueError(f"{ds.root}: {ds.num_classes} classes but the checkpoint was trained on {len(lm.classes)}")
+    trained = len(lm.classes) or ((lm.metadata.get("model") or {}).get("kwargs") or {}).get("num_classes")
+    if trained and ds.num_classes != trained:
+        raise ValueError(f"{ds.root}: {ds.num_classes} classes but the checkpoint's model has {trained}")
     if lm.classes and ds.classes != lm.classes:
         log.warning("%s: class names differ from the checkpoint's (same count; labels are compared by index)", ds.root)
     if info.get("num_channels") and ds.num_channels != info["num_channels"]:
@@ -91,21 +103,27 @@ def evaluate_checkpoint(
     out_dir: str | Path | None = None,
     num_workers: int = 0,
     progress: bool = True,
+    config: Config | None = None,
 ) -> dict[str, Any]:
-    """Score ``split`` of ``protocol`` on ``data`` (default: the training run's dataset) and write a report.
+    """Score ``split`` of ``protocol`` on ``data`` and write a report.
 
-    Writes ``report.json``, ``<split>_scores.npz`` and the confusion matrix to ``out_dir`` (default:
+    Dataset, protocol, test transforms, clips and seed default to the training run's (checkpoint
+    metadata), or to ``config``'s when one is given; explicit arguments win. Writes ``report.json``,
+    ``<split>_scores.npz`` and the confusion matrix to ``out_dir`` (default:
     ``<checkpoint folder>/eval-<dataset>-<protocol>-<split>``) and returns the report.
     """
-    lm = load_for_inference(checkpoint, device, clips)
-    cfg_data = (lm.metadata.get("config") or {}).get("data") or {}
+    lm = load_for_inference(checkpoint, device, clips, config)
+    run_cfg = config_to_dict(config) if config is not None else (lm.metadata.get("config") or {})
+    cfg_data = run_cfg.get("data") or {}
     source = data or cfg_data.get("source")
     if not source:
-        raise ValueError(f"{checkpoint}: the checkpoint does not record its dataset; pass --data")
-    cache = cfg_data.get("cache_dir") or os.environ.get("SKELAR_CACHE") or str(Path((lm.metadata.get("config") or {}).get("output_dir", "runs")) / ".cache")
+        raise ValueError(f"{checkpoint}: the checkpoint does not record its dataset; pass --data (and -c CONFIG for the test transforms)")
+    cache = cfg_data.get("cache_dir") or os.environ.get("SKELAR_CACHE") or str(Path(run_cfg.get("output_dir", "runs")) / ".cache")
     ds = open_source(source, cfg_data.get("synthetic") or {}, cache, progress=progress)
     _check_compatible(lm, ds)
-    protocol = protocol or (lm.metadata.get("dataset") or {}).get("protocol") or cfg_data.get("protocol")
+    protocol = protocol or (None if config else (lm.metadata.get("dataset") or {}).get("protocol")) or cfg_data.get("protocol")
+    if not protocol:
+        raise ValueError(f"{checkpoint}: no protocol recorded; pass --protocol (one of {', '.join(ds.protocols())})")
     if split not in ("train", "val", "test"):
         raise ValueError(f"--split must be train, val or test, not {split!r}")
     idx = ds.split(protocol, split)
@@ -187,9 +205,13 @@ def predict(
     clips: int | None = None,
     device: str = "auto",
     progress: bool = True,
+    config: Config | None = None,
 ) -> list[dict[str, Any]]:
-    """Top-``k`` classes with softmax probabilities (of the clip-averaged logits) for every input sample."""
-    lm = load_for_inference(checkpoint, device, clips)
+    """Top-``k`` classes with softmax probabilities (of the clip-averaged logits) for every input sample.
+
+    ``config`` supplies test transforms/clips/seed when the checkpoint's metadata lacks them (imports).
+    """
+    lm = load_for_inference(checkpoint, device, clips, config)
     out = []
     samples = tqdm(_samples(inputs, lm), desc="predict", unit="sample", leave=False, disable=None if progress else True)
     for n, (src, name, x, label) in enumerate(samples):
