@@ -229,8 +229,10 @@ class _Side:
     def __init__(self, name: str, model: nn.Module, x: torch.Tensor, labels: torch.Tensor):
         self.name, self.model, self.x, self.labels = name, model, x, labels
         self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-        self.infer_times: list[float] = []
+        self.infer_times: list[float] = []  # samples/s (wall clock), one per round
         self.train_times: list[float] = []
+        self.infer_cpu: list[float] = []  # process CPU seconds per call, one per round
+        self.train_cpu: list[float] = []
 
     def infer(self) -> None:
         self.model.eval()
@@ -246,11 +248,12 @@ class _Side:
         self.optimizer.step()
 
 
-def _time(fn: Callable[[], None], iters: int) -> float:
-    start = time.perf_counter()
+def _time(fn: Callable[[], None], iters: int) -> tuple[float, float]:
+    """Wall-clock and process-CPU seconds per call of ``fn``."""
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(iters):
         fn()
-    return (time.perf_counter() - start) / iters
+    return (time.perf_counter() - wall) / iters, (time.process_time() - cpu) / iters
 
 
 @dataclass
@@ -265,6 +268,8 @@ class SideResult:
     train_peak_fraction: float
     infer_best: float
     train_best: float
+    infer_cpu_s: float
+    train_cpu_s: float
     infer_rounds: list[float] = field(default_factory=list)
     train_rounds: list[float] = field(default_factory=list)
 
@@ -304,9 +309,16 @@ class BenchResult:
         if self.reference is not None:
             best_inf = self.ours.infer_best / self.reference.infer_best
             best_tr = self.ours.train_best / self.reference.train_best
+            cpu_inf = self.reference.infer_cpu_s / self.ours.infer_cpu_s
+            cpu_tr = self.reference.train_cpu_s / self.ours.train_cpu_s
             lines.append(
                 f"speed-up (ours / reference): inference {self.infer_ratio:.2f}x, training {self.train_ratio:.2f}x "
                 f"(best rounds: {best_inf:.2f}x, {best_tr:.2f}x)"
+            )
+            lines.append(
+                f"CPU time per batch (process, all threads; steadier on a shared machine): inference "
+                f"{1e3 * self.ours.infer_cpu_s:.0f} vs {1e3 * self.reference.infer_cpu_s:.0f} ms ({cpu_inf:.2f}x), training "
+                f"{1e3 * self.ours.train_cpu_s:.0f} vs {1e3 * self.reference.train_cpu_s:.0f} ms ({cpu_tr:.2f}x)"
             )
         if self.parity_max_abs_diff is not None:
             lines.append(f"parity with the reference (same weights, eval): max |diff| {self.parity_max_abs_diff:.2e}")
@@ -379,8 +391,10 @@ def benchmark(
             s.train_step()
     for r in range(rounds):
         for s in sides:
-            s.infer_times.append(batch_size / _time(s.infer, iters))
-            s.train_times.append(batch_size / _time(s.train_step, iters))
+            for op, rates, cpus in ((s.infer, s.infer_times, s.infer_cpu), (s.train_step, s.train_times, s.train_cpu)):
+                wall, cpu = _time(op, iters)
+                rates.append(batch_size / wall)
+                cpus.append(cpu)
         say(f"round {r + 1}/{rounds}: " + "  ".join(f"{s.name} infer {s.infer_times[-1]:.0f}/s train {s.train_times[-1]:.0f}/s" for s in sides))
 
     def result(s: _Side) -> SideResult:
@@ -389,7 +403,7 @@ def benchmark(
         return SideResult(
             s.name, count_parameters(s.model), f_inf, f_tr, inf, tr,
             f_inf * inf / (peak * 1e9), f_tr * tr / (peak * 1e9), max(s.infer_times), max(s.train_times),
-            s.infer_times, s.train_times,
+            statistics.median(s.infer_cpu), statistics.median(s.train_cpu), s.infer_times, s.train_times,
         )  # fmt: skip
 
     mine = result(sides[0])

@@ -187,35 +187,34 @@ class JointGraph(nn.Module):
         sample and frame (the joint-type embedding); the input is then ``cat([x, joint_const])``.
         """
         n, t, v, cx = x.shape
-        z = x if joint_const is None else torch.cat([x, joint_const.expand(n, t, v, -1)], dim=-1)
+        parts = [x] if joint_const is None else [x, joint_const.expand(n, t, v, -1)]
         if not self.fast:
+            z = torch.cat(parts, dim=-1) if len(parts) > 1 else x
             logits = self.theta(z) @ self.phi(z).transpose(-1, -2)
             return torch.softmax(logits, dim=-1)
+        # logits_vw = [u_v, d_v] . [z_w, 1] with u_v = B^T (A z_v + a) and d_v = b . (A z_v + a)
         a_w, a_b = self.theta.weight, self.theta.bias
-        b_w, b_b = self.phi.weight, self.phi.bias
-        mix = b_w.t() @ a_w  # (C, C): u_v = (A z_v + a)^T B
-        shift = None if a_b is None else a_b @ b_w
+        right = self.phi.weight if self.phi.bias is None else torch.cat([self.phi.weight, self.phi.bias[:, None]], dim=1)
+        mix = right.t() @ a_w  # (C or C+1, C)
+        shift = None if a_b is None else a_b @ right
         if joint_const is None:
             u = F.linear(x, mix, shift)
         else:  # the constant channels contribute a per-joint term, computed once
-            const = F.linear(joint_const, mix[:, cx:], shift)
-            u = _add(F.linear(x, mix[:, :cx]), const)
-        c = z.shape[-1]
-        zt = z.reshape(n * t, v, c).transpose(1, 2)
-        if b_b is None:
-            logits = torch.bmm(u.reshape(n * t, v, c), zt)
-        else:
-            d = F.linear(z, (b_b @ a_w)[None], None if a_b is None else (a_b @ b_b)[None])  # (A z_v + a) . b
-            logits = torch.baddbmm(d.reshape(n * t, v, 1), u.reshape(n * t, v, c), zt)
+            u = _add(F.linear(x, mix[:, :cx]), F.linear(joint_const, mix[:, cx:], shift))
+        if self.phi.bias is not None:
+            parts.append(x.new_ones(1, 1, 1, 1).expand(n, t, v, 1))
+        z = torch.cat(parts, dim=-1) if len(parts) > 1 else x
+        k = z.shape[-1]
+        logits = torch.bmm(u.reshape(n * t, v, k), z.reshape(n * t, v, k).transpose(1, 2))
         return torch.softmax(logits, dim=-1).view(n, t, v, v)
 
 
 class GraphConv(nn.Module):
     """Graph convolution ``Y = ReLU(BN(W (G X) + W1 X))`` on ``(N, T, V, C)`` (reference ``gcn_spa``).
 
-    Fast form: ``W (G X) = G (W X)`` (``G`` mixes joints, ``W`` channels), so the output is one
-    batched ``baddbmm(W1 X + b, G, W X)`` on channels-last rows. In eval mode the BatchNorm affine is
-    folded into ``W``, ``W1`` and ``b``.
+    Fast form: ``W (G X) = G (W X)`` (``G`` mixes joints, ``W`` channels), so the joint mixing runs
+    on whichever side has fewer channels, fused with the ``W1 X + b`` term (``baddbmm``/``addmm``)
+    on channels-last rows. In eval mode the BatchNorm affine is folded into ``W``, ``W1`` and ``b``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
@@ -248,17 +247,21 @@ class GraphConv(nn.Module):
             shift = -self.bn.running_mean * scale + (self.bn.bias if self.bn.affine else 0)
             w, w1 = w * scale[:, None], w1 * scale[:, None]
             b = shift if b is None else b * scale + shift
-        rows = x.reshape(n * t, v, cx)
-        if joint_const is None:
-            y = F.linear(rows, w)
-            base = F.linear(rows, w1, b)
-        else:  # the constant channels give per-joint terms, projected once
-            y = _add(F.linear(rows, w[:, :cx]), F.linear(joint_const, w[:, cx:]))
-            base = _add(F.linear(rows, w1[:, :cx]), F.linear(joint_const, w1[:, cx:], b))
-        if torch.is_grad_enabled():
-            y = torch.baddbmm(base, g.reshape(n * t, v, v), y)
-        else:  # inference: accumulate in place, saving a copy of the largest tensor
-            y = base.baddbmm_(g.reshape(n * t, v, v), y)
+        rows, g = x.reshape(n * t, v, cx), g.reshape(n * t, v, v)
+        grad = torch.is_grad_enabled()  # without autograd, accumulate in place (saves a copy of the output)
+        if joint_const is None and cx < w.shape[0]:
+            # widening layer: mix joints on the narrower input, W (G x), as the reference does
+            base = F.linear(rows.view(-1, cx), w1, b)
+            gx = torch.bmm(g, rows).view(-1, cx)
+            y = torch.addmm(base, gx, w.t()) if grad else base.addmm_(gx, w.t())
+        else:
+            if joint_const is None:
+                y = F.linear(rows, w)
+                base = F.linear(rows, w1, b)
+            else:  # the constant channels give per-joint terms, projected once
+                y = _add(F.linear(rows, w[:, :cx]), F.linear(joint_const, w[:, cx:]))
+                base = _add(F.linear(rows, w1[:, :cx]), F.linear(joint_const, w1[:, cx:], b))
+            y = torch.baddbmm(base, g, y) if grad else base.baddbmm_(g, y)
         if not fold:
             y = self.bn(y.view(-1, y.shape[-1]))
         return (F.relu(y, inplace=True) if relu else y).view(n, t, v, -1)  # in place on the base, never on a view
