@@ -131,3 +131,24 @@ def test_benchmark_parity_with_real_reference():
     path = Path(__file__).parents[1] / ".refs" / "sgn_model.py"
     result = benchmark("sgn", reference=str(path), batch_size=4, rounds=1, iters=1, warmup=0, threads=1)
     assert result.parity_max_abs_diff is not None and result.parity_max_abs_diff < 1e-4
+
+
+class _InPlace(torch.nn.Module):
+    """Uses the in-place products that models take under no_grad."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(6, 4))
+
+    def forward(self, x):
+        base = x @ self.w  # mm, counted by the stock counter: 2 * N * 6 * 4
+        rows = x.new_zeros(x.shape[0], 4)
+        rows.addmm_(x, self.w)  # in place: 2 * N * 6 * 4
+        g = x.new_ones(x.shape[0], 2, 2)
+        return base + rows.view(-1, 2, 2).baddbmm_(g, rows.view(-1, 2, 2)).view(-1, 4)  # 2 * N * 2 * 2 * 2
+
+
+def test_count_flops_includes_in_place_products():
+    from skelar.models.profile import count_flops
+
+    assert count_flops(_InPlace(), torch.randn(5, 6)) == 2 * 6 * 4 + 2 * 6 * 4 + 2 * 2 * 2 * 2

@@ -150,6 +150,11 @@ def test_rejects_bad_input():
         model(torch.zeros(2, 3, 30, 25, 1))
     with pytest.raises(ValueError, match="interleave_persons"):
         create_model("sgn", num_persons=2)
+    for bad in ({"seg": 0}, {"num_classes": -1}, {"pooled_frames": 0}, {"dropout": 1.5}, {"dim": 130}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            create_model("sgn", **bad)
+    with pytest.raises(KeyError, match="no_such_layout"):
+        create_model("sgn", layout="no_such_layout")
 
 
 def test_other_layouts_and_lengths():

@@ -40,8 +40,24 @@ def _logits(out: Any) -> torch.Tensor:
     return out["logits"] if isinstance(out, dict) else out
 
 
+def _addmm_inplace_flops(self_shape, a_shape, b_shape, *args: Any, **kwargs: Any) -> int:
+    (m, k), (_, n) = a_shape, b_shape
+    return 2 * m * k * n
+
+
+def _baddbmm_inplace_flops(self_shape, a_shape, b_shape, *args: Any, **kwargs: Any) -> int:
+    (b, m, k), (_, _, n) = a_shape, b_shape
+    return 2 * b * m * k * n
+
+
+def _inplace_mapping() -> dict[Any, Any]:
+    """FLOP formulas for in-place matrix products (``addmm_``, ``baddbmm_``), which the counter lacks."""
+    aten = torch.ops.aten
+    return {aten.addmm_: _addmm_inplace_flops, aten.baddbmm_: _baddbmm_inplace_flops}
+
+
 def _count(fn: Callable[[], Any]) -> int:
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_inplace_mapping())
     with counter:
         fn()
     return int(counter.get_total_flops())

@@ -167,11 +167,12 @@ class JointGraph(nn.Module):
     """Data-dependent joint graph per frame: ``G = softmax_w(theta(z_v) . phi(z_w))``, ``(N, T, V, V)`` (reference ``compute_g_spa``).
 
     No ``1/sqrt(d)`` scaling, as in the reference. The fast form uses
-    ``(A z_v + a).(B z_w + b) = (z_v^T A^T B + a^T B) z_w + (z_v^T A^T b + a.b)``: one ``C x (C+1)``
-    product per forward instead of two ``C -> 256`` projections. The last term is constant along the
-    softmax axis, so it cannot change ``G``; it is kept so the function (and its zero-sum gradient)
-    is exactly the reference's. Input channels that are constant over samples and frames (the
-    joint-type embedding) are projected once per forward, not once per position.
+    ``(A z_v + a).(B z_w + b) = [u_v, d_v] . [z_w, 1]`` with ``u_v = B^T (A z_v + a)`` and
+    ``d_v = b . (A z_v + a)``: one ``C -> C+1`` projection per position instead of two ``C -> 256``
+    ones (``B^T A`` is formed once per forward). ``d_v`` is constant along the softmax axis, so it
+    cannot change ``G``; it is kept so the function (and its zero-sum gradient) is exactly the
+    reference's. Input channels that are constant over samples and frames (the joint-type
+    embedding) are projected once per forward, not once per position.
     """
 
     def __init__(self, in_channels: int, dim: int, bias: bool = True):
@@ -330,6 +331,10 @@ class SGN(nn.Module):
                 raise ValueError(f"SGN: {key} must be a positive integer, got {val!r}")
         if dim % 4:
             raise ValueError(f"SGN: dim must be divisible by 4, got {dim}")
+        if pooled_frames is not None and (not isinstance(pooled_frames, int) or pooled_frames < 1):
+            raise ValueError(f"SGN: pooled_frames must be a positive integer or None, got {pooled_frames!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"SGN: dropout must be in [0, 1), got {dropout!r}")
         self.num_classes = num_classes
         self.layout = layout
         self.seg = seg
