@@ -118,6 +118,9 @@ def evaluate_checkpoint(
     source = data or cfg_data.get("source")
     if not source:
         raise ValueError(f"{checkpoint}: the checkpoint does not record its dataset; pass --data (and -c CONFIG for the test transforms)")
+    recorded = (lm.metadata.get("dataset") or {}).get("root")
+    if data is None and config is None and recorded and is_prepared_dir(recorded):
+        source = recorded  # exactly the data the run used (e.g. its synthetic cache, even if the generator changed since)
     cache = cfg_data.get("cache_dir") or os.environ.get("SKELAR_CACHE") or str(Path(run_cfg.get("output_dir", "runs")) / ".cache")
     ds = open_source(source, cfg_data.get("synthetic") or {}, cache, progress=progress)
     _check_compatible(lm, ds)

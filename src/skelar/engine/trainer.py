@@ -58,6 +58,7 @@ def build_metadata(cfg: Config, model: nn.Module, data: DataBundle, metrics: Map
             "dataset": {
                 "name": ds.name,
                 "source": cfg.data.source,
+                "root": str(ds.root.resolve()),
                 "protocol": data.protocol,
                 "classes": ds.classes,
                 "num_channels": ds.num_channels,
