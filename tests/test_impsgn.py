@@ -246,3 +246,37 @@ def test_converter_accepts_module_prefix_and_is_strict(fixture_data):
     bad["stab_modules.0.residual.weight"] = torch.zeros(256, 128, 3, 1)
     with pytest.raises(ValueError, match="stab_modules.0.residual.weight"):
         convert_reference_state_dict("impsgn", bad)
+
+
+def test_benchmark_loader_stubs_reference_imports(tmp_path):
+    """The bench loader imports model_impSGN.py with its missing imports stubbed and .cuda() a no-op."""
+    import sys
+
+    from skelar.benchmark import load_reference
+
+    (tmp_path / "ms_tcn_TP1.py").write_text("from activation_TP1 import activation_factory\n")
+    (tmp_path / "model_impSGN.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "from ms_tcn_TP1 import activation_factory\n"
+        "from Efficient_modules.graphs import Graph\n"
+        "from Efficient_modules.layers import Basic_Layer, Spatial_Graph_Layer\n"
+        "from Efficient_modules.activations import Swish\n"
+        "from Efficient_modules.attentions import ST_Joint_Att\n"
+        "class impSGN(nn.Module):\n"
+        "    def __init__(self, num_classes, dataset, seg, args, bias=True):\n"
+        "        super().__init__()\n"
+        "        self.A, self.act = Graph('ntu').A, activation_factory('relu')\n"
+        "        self.ones = torch.ones(args.batch_size, 1).cuda()\n"
+        "        self.fc = nn.Linear(75, num_classes)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x.mean(1)) * self.ones\n"
+    )
+    ref = load_reference("impsgn", str(tmp_path / "model_impSGN.py"), 3, 7)
+    x = torch.randn(3, 3, 20, 25, 1)
+    adapted = ref.adapt_input(x)
+    assert adapted.shape == (3, 20, 75) and torch.equal(adapted.view(3, 20, 25, 3)[:, 4, 7], x[:, :, 4, 7, 0])
+    assert ref.model(adapted).shape == (3, 7) and isinstance(ref.model.act, torch.nn.ReLU)
+    assert "activation_TP1" not in sys.modules and "Efficient_modules" not in sys.modules and "ms_tcn_TP1" not in sys.modules
+    (tmp_path / "ms_tcn_TP1.py").unlink()
+    with pytest.raises(FileNotFoundError, match="ms_tcn_TP1.py"):
+        load_reference("impsgn", str(tmp_path / "model_impSGN.py"), 3, 7)

@@ -147,6 +147,15 @@ def _folds(bn: nn.modules.batchnorm._BatchNorm) -> bool:
     return not bn.training and bn.running_mean is not None
 
 
+def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear`` on ``(N, T, V, C)`` features, run as a 1x1 convolution of the channels-last view.
+
+    Same product; oneDNN's convolution is markedly faster than ``addmm`` for these tall-skinny
+    shapes on CPU (forward and backward).
+    """
+    return F.conv2d(x.permute(0, 3, 1, 2), weight[:, :, None, None], bias).permute(0, 2, 3, 1)
+
+
 class MultiScaleTCN(nn.Module):
     """MS-G3D style multi-scale convolution (reference ``MultiScale_TemporalConv``) on ``(N, T, V, C)``.
 
@@ -174,19 +183,34 @@ class MultiScaleTCN(nn.Module):
         self.pool_bn = nn.BatchNorm2d(bc)
         self.axis = axis
 
-    def _project(self, x: torch.Tensor) -> torch.Tensor:
+    def _project(self, x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """The shared 1x1 product (+ BatchNorm). Returns it and whether the last branch is merged.
+
+        In eval mode with a residual convolution, the last branch (``1x1 -> BN``, no ReLU) and the
+        residual rows it is added to are both affine in ``x``, so their weights are summed: the
+        product then has ``bc`` fewer columns and its layout is ``[branches 1..nd+1, last + its
+        residual, residual of branches 1..nd+1]``.
+        """
         w, b = self.proj.weight, self.proj.bias
-        if _folds(self.proj_bn):
-            scale, shift = _bn_affine(self.proj_bn)
-            return F.linear(x, w * scale[:, None], b * scale + shift)
-        y = F.linear(x, w, b)
-        return self.proj_bn(y.reshape(-1, y.shape[-1])).view(y.shape)
+        if not _folds(self.proj_bn):
+            y = _pointwise(x, w, b)
+            return self.proj_bn(y.reshape(-1, y.shape[-1])).view(y.shape), False
+        scale, shift = _bn_affine(self.proj_bn)
+        w, b = w * scale[:, None], b * scale + shift
+        if not self.residual_conv:
+            return _pointwise(x, w, b), False
+        bc, nd = self.branch_channels, self.num_dilations
+        head, last, res = (nd + 1) * bc, slice((nd + 1) * bc, (nd + 2) * bc), (nd + 2) * bc
+        w = torch.cat([w[:head], w[last] + w[res + head :], w[res : res + head]])
+        b = torch.cat([b[:head], b[last] + b[res + head :], b[res : res + head]])
+        return _pointwise(x, w, b), True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, T, V, C_in)`` -> ``(N, T, V, C_out)``."""
         bc, nd = self.branch_channels, self.num_dilations
-        sizes = [bc] * (nd + 2) + ([self.proj.out_features - (nd + 2) * bc] if self.residual_conv else [])
-        parts = self._project(x).split(sizes, dim=-1)
+        y, merged = self._project(x)
+        rest = y.shape[-1] - (nd + 2) * bc  # residual columns (none with an identity residual)
+        parts = y.split([bc] * (nd + 2) + ([rest] if rest else []), dim=-1)
         outs = []
         for i, (conv, bn) in enumerate(zip(self.convs, self.conv_bns)):
             xi = F.relu(parts[i])  # a contiguous copy of the branch: what the convolution wants
@@ -204,7 +228,10 @@ class MultiScaleTCN(nn.Module):
             outs.append(self.pool_bn(pooled).permute(0, 2, 3, 1))
         outs.append(parts[nd + 1])
         out = torch.cat(outs, dim=-1)
-        out += parts[nd + 2] if self.residual_conv else x
+        if merged:  # eval: the last branch already holds its residual
+            out[..., : (nd + 1) * bc] += parts[nd + 2]
+        else:
+            out += parts[nd + 2] if self.residual_conv else x
         return out.relu_()
 
 
@@ -238,11 +265,17 @@ class STAttBlock(nn.Module):
         self.mstcn = MultiScaleTCN(out_channels, tcn_channels, axis=tcn_axis)
         self.upsample = nn.Linear(tcn_channels, out_channels, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, T, V, C_in)`` -> ``(N, T, V, C_out)``."""
+    def forward(self, x: torch.Tensor, joint_const: torch.Tensor | None = None) -> torch.Tensor:
+        """``(N, T, V, C_x)`` -> ``(N, T, V, C_out)``.
+
+        ``joint_const (V, C')``: further input channels, the same for every sample and frame (the
+        joint-type embedding); the block input is then ``cat([x, joint_const])``.
+        """
         if self.graph.fast:
-            res, y = self._joint_level_fused(x)
+            res, y = self._joint_level_fused(x, joint_const)
         else:
+            if joint_const is not None:
+                x = torch.cat([x, joint_const.expand(*x.shape[:3], -1)], dim=-1)
             res = self.residual(x)
             g = self.graph(x)
             y = self.gcn3(self.gcn2(self.gcn1(x, g), g), g)
@@ -253,30 +286,42 @@ class STAttBlock(nn.Module):
                 scale, shift = _bn_affine(bn)
                 y = torch.addcmul(shift.view(v, c), y, scale.view(v, c)).relu_()
             else:
-                y = F.relu(self.norm_act(y), inplace=True)
+                y = F.relu(self.norm_act(y))
         if self.double_residual:
             y = y + res
-        return self.upsample(self.mstcn(y)) + res
+        return _pointwise(self.mstcn(y), self.upsample.weight, self.upsample.bias) + res
 
-    def _joint_level_fused(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _joint_level_fused(self, x: torch.Tensor, joint_const: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual, graph and GCN stack with the same math as the modules' fast forwards, in fewer passes.
 
-        ``x`` feeds four linear maps (GCN-1's ``W`` and ``W1``, the residual, the graph query): they run
-        as one product, and every split uses ``split`` so the backward is one concatenation.
+        The block input feeds four linear maps (GCN-1's ``W`` and ``W1``, the residual, the graph
+        query): they run as one product. Constant joint channels enter that product as a per-joint
+        bias, computed once. Splits use ``split``, so their backward is one concatenation.
         """
-        n, t, v, c = x.shape
+        n, t, v, cx = x.shape
         h1, cout = self.gcn1.self_proj.out_features, self.residual.out_features
+        c = self.residual.in_features
         w1, b1, fold1 = _gcn_weights(self.gcn1)
         wq, bq = _graph_query(self.graph)
         rb = self.residual.bias if self.residual.bias is not None else x.new_zeros(cout)
-        y = F.linear(x, torch.cat([w1, self.residual.weight, wq]), torch.cat([b1, rb, bq]))
+        w, b = torch.cat([w1, self.residual.weight, wq]), torch.cat([b1, rb, bq])
+        rows = w.shape[0]
+        if joint_const is None:
+            y = _pointwise(x, w, b)
+        else:  # the constant channels give a per-joint bias, computed once
+            y, const = _pointwise(x, w[:, :cx]), F.linear(joint_const, w[:, cx:], b)
+            y = y + const if torch.is_grad_enabled() else y.add_(const)  # no in-place op on a view under autograd
         gw, gs, res, q, qs = y.split([h1, h1, cout, c, 1], dim=-1)
-        logits = torch.baddbmm(qs.reshape(n * t, v, 1), q.reshape(n * t, v, c), x.reshape(n * t, v, c).transpose(1, 2))
+        # graph logits q_v . z_w + s_v, z = [x ; joint_const]
+        base = qs.reshape(n * t, v, 1)
+        if joint_const is not None:
+            base = base + (q[..., cx:] @ joint_const.t()).reshape(n * t, v, v)
+        logits = torch.baddbmm(base, q[..., :cx].reshape(n * t, v, cx), x.reshape(n * t, v, cx).transpose(1, 2))
         g = torch.softmax(logits, dim=-1)
         z = _gcn_finish(self.gcn1, gw, gs, g, fold1)
         for gcn in (self.gcn2, self.gcn3):
             w, b, fold = _gcn_weights(gcn)
-            gw, gs = F.linear(z, w, b).split(w.shape[0] // 2, dim=-1)
+            gw, gs = _pointwise(z, w, b).split(w.shape[0] // 2, dim=-1)
             z = _gcn_finish(gcn, gw, gs, g, fold)
         return res, z
 
@@ -308,10 +353,10 @@ def _gcn_weights(gcn: GraphConv) -> tuple[torch.Tensor, torch.Tensor, bool]:
 def _gcn_finish(gcn: GraphConv, gw: torch.Tensor, gs: torch.Tensor, g: torch.Tensor, folded: bool) -> torch.Tensor:
     """``ReLU(BN(G @ (W x) + W1 x))`` from the two halves of the GCN's product."""
     n, t, v, out = gw.shape
-    y = torch.baddbmm(gs.reshape(n * t, v, out), g, gw.reshape(n * t, v, out)).view(n, t, v, out)
+    y = torch.baddbmm(gs.reshape(n * t, v, out), g, gw.reshape(n * t, v, out))
     if not folded:
-        y = gcn.bn(y.view(-1, out)).view(n, t, v, out)
-    return y.relu_()
+        y = gcn.bn(y.view(-1, out))
+    return y.relu_().view(n, t, v, out)  # in place on the base tensor, not on a view (cheaper backward)
 
 
 class ImpSGN(nn.Module):
@@ -431,12 +476,12 @@ class ImpSGN(nn.Module):
         joint, velocity, bone, velocity_prime = self.streams(x)
         dy = self.joint_embed(joint) + self.velocity_embed(velocity) + self.bone_embed(bone) + self.velocity_prime_embed(velocity_prime)
         n, t, v, _ = dy.shape
-        if self.fast:
-            joint_type = self.joint_type_embed.table().expand(n, t, v, -1)
+        if self.fast:  # joint semantics are concatenated: constant channels (V, 64) of the first block's input
+            z = self.blocks[0](dy, self.joint_type_embed.table())
         else:
             joint_type = self.joint_type_embed(torch.eye(v, dtype=dy.dtype, device=dy.device).expand(n, t, v, v))
-        z = torch.cat([dy, joint_type], dim=-1)  # (N, T, V, 128)
-        for block in self.blocks:
+            z = self.blocks[0](torch.cat([dy, joint_type], dim=-1))  # (N, T, V, 128)
+        for block in self.blocks[1:]:
             z = block(z)
         return z
 
@@ -446,7 +491,7 @@ class ImpSGN(nn.Module):
         n, t, v, _ = z.shape
         if self.fast:
             # the frame embedding is constant over joints, so it can be added after the max over joints
-            pooled = z.amax(dim=2) + self.frame_embed.table()
+            pooled = z.max(dim=2).values + self.frame_embed.table()  # max, not amax: its backward is a scatter
         else:
             onehot = torch.eye(t, dtype=z.dtype, device=z.device)[None, :, None, :].expand(n, t, v, t)
             pooled = (z + self.frame_embed(onehot)).amax(dim=2)
