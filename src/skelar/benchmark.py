@@ -382,20 +382,21 @@ def benchmark(
             parity = _check_parity(model_name, ours, ref, x)
             say(f"parity with the reference: max |diff| {parity:.2e}")
         sides.append(_Side("reference", ref.model, ref.adapt_input(x), labels))
-    say("measuring fp32 matmul rate")
-    peak = matmul_gflops()
     flops = {s.name: (count_flops(s.model, s.x), count_train_flops(s.model, s.x)) for s in sides}
     for s in sides:
         for _ in range(warmup):
             s.infer()
             s.train_step()
+    matmul_rates = []  # measured every round, so that it sees the same machine load as the models
     for r in range(rounds):
+        matmul_rates.append(matmul_gflops(seconds=0.5))
         for s in sides:
             for op, rates, cpus in ((s.infer, s.infer_times, s.infer_cpu), (s.train_step, s.train_times, s.train_cpu)):
                 wall, cpu = _time(op, iters)
                 rates.append(batch_size / wall)
                 cpus.append(cpu)
-        say(f"round {r + 1}/{rounds}: " + "  ".join(f"{s.name} infer {s.infer_times[-1]:.0f}/s train {s.train_times[-1]:.0f}/s" for s in sides))
+        say(f"round {r + 1}/{rounds}: matmul {matmul_rates[-1]:.0f} GFLOP/s  " + "  ".join(f"{s.name} infer {s.infer_times[-1]:.0f}/s train {s.train_times[-1]:.0f}/s" for s in sides))
+    peak = statistics.median(matmul_rates)
 
     def result(s: _Side) -> SideResult:
         inf, tr = statistics.median(s.infer_times), statistics.median(s.train_times)
