@@ -156,6 +156,27 @@ def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
     return F.conv2d(x.permute(0, 3, 1, 2), weight[:, :, None, None], bias).permute(0, 2, 3, 1)
 
 
+class _DenseGrad(torch.autograd.Function):
+    """Identity whose backward makes the incoming gradient contiguous.
+
+    ``torch.cat``'s backward hands each input a strided slice of the output gradient; the
+    channels-last BatchNorm and convolution backward kernels are much slower on such slices than a
+    copy into a dense tensor is.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad.contiguous()
+
+
+def _dense_grad(x: torch.Tensor) -> torch.Tensor:
+    return _DenseGrad.apply(x) if torch.is_grad_enabled() and x.requires_grad else x
+
+
 class MultiScaleTCN(nn.Module):
     """MS-G3D style multi-scale convolution (reference ``MultiScale_TemporalConv``) on ``(N, T, V, C)``.
 
@@ -218,14 +239,14 @@ class MultiScaleTCN(nn.Module):
                 scale, shift = _bn_affine(bn)
                 outs.append(conv(xi, conv.conv.weight * scale[:, None, None], conv.conv.bias * scale + shift))
             else:
-                outs.append(bn(conv(xi).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+                outs.append(_dense_grad(bn(conv(xi).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)))
         kernel, pad = ((1, 3), (0, 1)) if self.axis == "joints" else ((3, 1), (1, 0))
         pooled = F.max_pool2d(F.relu(parts[nd]).permute(0, 3, 1, 2), kernel, stride=1, padding=pad)
         if _folds(self.pool_bn):
             scale, shift = _bn_affine(self.pool_bn)
             outs.append(pooled.permute(0, 2, 3, 1) * scale + shift)
         else:
-            outs.append(self.pool_bn(pooled).permute(0, 2, 3, 1))
+            outs.append(_dense_grad(self.pool_bn(pooled).permute(0, 2, 3, 1)))
         outs.append(parts[nd + 1])
         out = torch.cat(outs, dim=-1)
         if merged:  # eval: the last branch already holds its residual
@@ -305,7 +326,6 @@ class STAttBlock(nn.Module):
         wq, bq = _graph_query(self.graph)
         rb = self.residual.bias if self.residual.bias is not None else x.new_zeros(cout)
         w, b = torch.cat([w1, self.residual.weight, wq]), torch.cat([b1, rb, bq])
-        rows = w.shape[0]
         if joint_const is None:
             y = _pointwise(x, w, b)
         else:  # the constant channels give a per-joint bias, computed once
@@ -321,7 +341,11 @@ class STAttBlock(nn.Module):
         z = _gcn_finish(self.gcn1, gw, gs, g, fold1)
         for gcn in (self.gcn2, self.gcn3):
             w, b, fold = _gcn_weights(gcn)
-            gw, gs = _pointwise(z, w, b).split(w.shape[0] // 2, dim=-1)
+            half = w.shape[0] // 2
+            if torch.is_grad_enabled():  # two products: cheaper backward than one product and a split
+                gw, gs = _pointwise(z, w[:half]), _pointwise(z, w[half:], b[half:])
+            else:
+                gw, gs = _pointwise(z, w, b).split(half, dim=-1)
             z = _gcn_finish(gcn, gw, gs, g, fold)
         return res, z
 
