@@ -241,13 +241,11 @@ class PreparedWriter:
         n = len(self._labels)
         total = int(sum(self._lengths))
         V = self.layout.num_joints
-        raw = np.memmap(self._tmp / "frames.raw", dtype=np.float32, mode="r", shape=(total, self.C, V, self.M)) if total else np.zeros((0, self.C, V, self.M), np.float32)
-        out = np.lib.format.open_memmap(self._tmp / "frames.npy", mode="w+", dtype=np.float32, shape=(total, self.C, V, self.M))
-        step = 65536
-        for a in range(0, total, step):
-            out[a : a + step] = raw[a : a + step]
-        out.flush()
-        del out, raw
+        # .npy header, then the raw frames streamed in file chunks (no memory map of the whole corpus)
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": (total, self.C, V, self.M)}
+        with open(self._tmp / "frames.npy", "wb") as out, open(self._tmp / "frames.raw", "rb") as raw:
+            np.lib.format.write_array_header_1_0(out, header)
+            shutil.copyfileobj(raw, out, length=16 << 20)
         os.remove(self._tmp / "frames.raw")
         np.save(self._tmp / "offsets.npy", np.concatenate([[0], np.cumsum(self._lengths, dtype=np.int64)]).astype(np.int64))
         np.save(self._tmp / "labels.npy", np.asarray(self._labels, dtype=np.int64))
