@@ -19,6 +19,19 @@ def shared_path(*parts: str) -> Path:
     return p
 
 
+def load_model_fixture(name: str):
+    """A model parity fixture from ../shared/parity/models: ``(npz, json meta, reference state dict)``."""
+    import json
+
+    import numpy as np
+    import torch
+
+    npz = np.load(shared_path("parity", "models", f"{name}.npz"), allow_pickle=False)
+    meta = json.loads(shared_path("parity", "models", f"{name}.json").read_text())
+    state = {k.removeprefix("state/"): torch.from_numpy(npz[k]) for k in npz.files if k.startswith("state/")}
+    return npz, meta, state
+
+
 @pytest.fixture
 def shared():
     """Callable fixture: ``shared('parity', 'models', 'sgn_ntu60.npz')``."""

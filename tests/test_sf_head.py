@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import load_model_fixture
 
 from skelar.models import SFHead, convert_reference_state_dict
 from skelar.models.sf_head import SFHeadFeatures, channel_shuffle
@@ -25,10 +26,7 @@ def _one_thread():
 
 
 def _load(shared, name):
-    npz = np.load(shared("parity", "models", f"{name}.npz"), allow_pickle=False)
-    meta = json.loads(shared("parity", "models", f"{name}.json").read_text())
-    state = {k.removeprefix("state/"): torch.from_numpy(npz[k]) for k in npz.files if k.startswith("state/")}
-    return npz, meta, state
+    return load_model_fixture(name)
 
 
 def _head(state, channels):
