@@ -109,8 +109,10 @@ def read_ucla_json(path: str | os.PathLike) -> UclaSequence:
 
 
 def list_ucla_files(src: str | os.PathLike) -> list[Path]:
-    """The sequence files of an ``all_sqe`` folder, sorted by name (other files are ignored)."""
+    """The sequence files of an ``all_sqe`` folder (or of its parent), sorted by name (other files are ignored)."""
     src = Path(src)
+    if (src / "all_sqe").is_dir():
+        src = src / "all_sqe"
     if not src.is_dir():
         raise FileNotFoundError(f"{src}: NW-UCLA folder not found (expected the all_sqe/ directory of aAA_sSS_eEE_vVV.json files)")
     files = sorted(p for p in src.iterdir() if p.suffix == ".json" and UCLA_NAME_RE.fullmatch(p.stem))

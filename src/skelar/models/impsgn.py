@@ -57,6 +57,10 @@ CORRECTED = dict(tcn_axis="time", double_residual=False, gcn_zero_init=True, dou
 
 _BONE_EPS = 1e-4  # reference: acos(b / (|b| + 1e-4))
 
+# glibc serves allocations above 32 MiB (its largest dynamic mmap threshold) with fresh mmaps, whose page
+# faults cost ~30% of CPU inference time at batch 64; eval batches are cut so temporaries stay below it
+_ALLOC_LIMIT = 32 * 2**20
+
 
 def velocity_weights(num_joints: int) -> list[float]:
     """Per-joint velocity weights: ``w_0 = 1``, ``w_1 = 2``, ``w_v = 2v - 1`` for ``v >= 2``.
@@ -147,6 +151,18 @@ def _folds(bn: nn.modules.batchnorm._BatchNorm) -> bool:
     return not bn.training and bn.running_mean is not None
 
 
+def _fold_conv(conv: nn.Conv1d, bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of ``bn(conv(x))`` as one convolution (eval mode)."""
+    scale, shift = _bn_affine(bn)
+    bias = conv.bias * scale + shift if conv.bias is not None else shift
+    return conv.weight * scale[:, None, None], bias
+
+
+def _add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a + b``; in place into ``a`` (a fresh temporary) when autograd is off, saving a large allocation."""
+    return a + b if torch.is_grad_enabled() else a.add_(b)
+
+
 def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``F.linear`` on ``(N, T, V, C)`` features, run as a 1x1 convolution of the channels-last view.
 
@@ -177,7 +193,25 @@ def _dense_grad(x: torch.Tensor) -> torch.Tensor:
     return _DenseGrad.apply(x) if torch.is_grad_enabled() and x.requires_grad else x
 
 
-class MultiScaleTCN(nn.Module):
+class _PerCallMemo:
+    """Mixin: ``_memo(key, fn)`` caches ``fn()`` while the owning model runs one chunked forward.
+
+    Folded and concatenated weights depend only on parameters, so the chunks of one eval forward
+    share them; outside such a call (``_memo_store is None``) nothing is cached.
+    """
+
+    _memo_store: dict | None = None
+
+    def _memo(self, key: str, fn):
+        store = self._memo_store
+        if store is None:
+            return fn()
+        if key not in store:
+            store[key] = fn()
+        return store[key]
+
+
+class MultiScaleTCN(_PerCallMemo, nn.Module):
     """MS-G3D style multi-scale convolution (reference ``MultiScale_TemporalConv``) on ``(N, T, V, C)``.
 
     ``len(dilations) + 2`` branches of ``out // branches`` channels: ``1x1 -> BN -> ReLU -> conv(k,
@@ -212,19 +246,22 @@ class MultiScaleTCN(nn.Module):
         product then has ``bc`` fewer columns and its layout is ``[branches 1..nd+1, last + its
         residual, residual of branches 1..nd+1]``.
         """
-        w, b = self.proj.weight, self.proj.bias
         if not _folds(self.proj_bn):
-            y = _pointwise(x, w, b)
+            y = _pointwise(x, self.proj.weight, self.proj.bias)
             return self.proj_bn(y.reshape(-1, y.shape[-1])).view(y.shape), False
+        w, b, merged = self._memo("proj", self._folded_proj)
+        return _pointwise(x, w, b), merged
+
+    def _folded_proj(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         scale, shift = _bn_affine(self.proj_bn)
-        w, b = w * scale[:, None], b * scale + shift
+        w, b = self.proj.weight * scale[:, None], self.proj.bias * scale + shift
         if not self.residual_conv:
-            return _pointwise(x, w, b), False
+            return w, b, False
         bc, nd = self.branch_channels, self.num_dilations
         head, last, res = (nd + 1) * bc, slice((nd + 1) * bc, (nd + 2) * bc), (nd + 2) * bc
         w = torch.cat([w[:head], w[last] + w[res + head :], w[res : res + head]])
         b = torch.cat([b[:head], b[last] + b[res + head :], b[res : res + head]])
-        return _pointwise(x, w, b), True
+        return w, b, True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, T, V, C_in)`` -> ``(N, T, V, C_out)``."""
@@ -236,15 +273,14 @@ class MultiScaleTCN(nn.Module):
         for i, (conv, bn) in enumerate(zip(self.convs, self.conv_bns)):
             xi = F.relu(parts[i])  # a contiguous copy of the branch: what the convolution wants
             if _folds(bn):
-                scale, shift = _bn_affine(bn)
-                outs.append(conv(xi, conv.conv.weight * scale[:, None, None], conv.conv.bias * scale + shift))
+                outs.append(conv(xi, *self._memo(f"conv{i}", lambda conv=conv, bn=bn: _fold_conv(conv.conv, bn))))
             else:
                 outs.append(_dense_grad(bn(conv(xi).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)))
         kernel, pad = ((1, 3), (0, 1)) if self.axis == "joints" else ((3, 1), (1, 0))
         pooled = F.max_pool2d(F.relu(parts[nd]).permute(0, 3, 1, 2), kernel, stride=1, padding=pad)
         if _folds(self.pool_bn):
-            scale, shift = _bn_affine(self.pool_bn)
-            outs.append(pooled.permute(0, 2, 3, 1) * scale + shift)
+            scale, shift = self._memo("pool", lambda: _bn_affine(self.pool_bn))
+            outs.append(torch.addcmul(shift, pooled.permute(0, 2, 3, 1), scale))
         else:
             outs.append(_dense_grad(self.pool_bn(pooled).permute(0, 2, 3, 1)))
         outs.append(parts[nd + 1])
@@ -256,7 +292,7 @@ class MultiScaleTCN(nn.Module):
         return out.relu_()
 
 
-class STAttBlock(nn.Module):
+class STAttBlock(_PerCallMemo, nn.Module):
     """Joint-level block (reference ``Spatial_Temporal_Att_Block``) on ``(N, T, V, C)``.
 
     ``res = 1x1(x)``; adaptive graph ``G`` from ``x``; three GCNs; [BN over (c, v) + ReLU]; ``+ res``
@@ -304,13 +340,13 @@ class STAttBlock(nn.Module):
             bn = self.norm_act.bn
             if _folds(bn):
                 n, t, v, c = y.shape
-                scale, shift = _bn_affine(bn)
+                scale, shift = self._memo("norm_act", lambda: _bn_affine(bn))
                 y = torch.addcmul(shift.view(v, c), y, scale.view(v, c)).relu_()
             else:
                 y = F.relu(self.norm_act(y))
         if self.double_residual:
-            y = y + res
-        return _pointwise(self.mstcn(y), self.upsample.weight, self.upsample.bias) + res
+            y = _add(y, res)
+        return _add(_pointwise(self.mstcn(y), self.upsample.weight, self.upsample.bias), res)
 
     def _joint_level_fused(self, x: torch.Tensor, joint_const: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual, graph and GCN stack with the same math as the modules' fast forwards, in fewer passes.
@@ -322,32 +358,60 @@ class STAttBlock(nn.Module):
         n, t, v, cx = x.shape
         h1, cout = self.gcn1.self_proj.out_features, self.residual.out_features
         c = self.residual.in_features
-        w1, b1, fold1 = _gcn_weights(self.gcn1)
-        wq, bq = _graph_query(self.graph)
-        rb = self.residual.bias if self.residual.bias is not None else x.new_zeros(cout)
-        w, b = torch.cat([w1, self.residual.weight, wq]), torch.cat([b1, rb, bq])
-        if joint_const is None:
-            y = _pointwise(x, w, b)
-        else:  # the constant channels give a per-joint bias, computed once
-            y, const = _pointwise(x, w[:, :cx]), F.linear(joint_const, w[:, cx:], b)
-            y = y + const if torch.is_grad_enabled() else y.add_(const)  # no in-place op on a view under autograd
-        gw, gs, res, q, qs = y.split([h1, h1, cout, c, 1], dim=-1)
-        # graph logits q_v . z_w + s_v, z = [x ; joint_const]
-        base = qs.reshape(n * t, v, 1)
+        # without autograd the logits' per-row shift s_v (constant along the softmax) is left out: G is the same
+        shift = torch.is_grad_enabled()
+        w, b, fold1 = self._memo("input", lambda: self._input_weights(x.shape[-1], joint_const, shift))
+        y = _pointwise(x, w, None if b.dim() > 1 else b)
+        if b.dim() > 1:  # per-joint bias from the constant channels
+            y = y + b if torch.is_grad_enabled() else y.add_(b)  # no in-place op on a view under autograd
+        gw, gs, res, q, *qs = y.split([h1, h1, cout, c] + [1] * shift, dim=-1)
+        # graph logits q_v . z_w (+ s_v), z = [x ; joint_const]
+        base = qs[0].reshape(n * t, v, 1) if shift else None
         if joint_const is not None:
-            base = base + (q[..., cx:] @ joint_const.t()).reshape(n * t, v, v)
-        logits = torch.baddbmm(base, q[..., :cx].reshape(n * t, v, cx), x.reshape(n * t, v, cx).transpose(1, 2))
+            const = (q[..., cx:] @ joint_const.t()).reshape(n * t, v, v)
+            base = const if base is None else base + const
+        qx, xt = q[..., :cx].reshape(n * t, v, cx), x.reshape(n * t, v, cx).transpose(1, 2)
+        logits = torch.bmm(qx, xt) if base is None else torch.baddbmm(base, qx, xt)
         g = torch.softmax(logits, dim=-1)
         z = _gcn_finish(self.gcn1, gw, gs, g, fold1)
-        for gcn in (self.gcn2, self.gcn3):
-            w, b, fold = _gcn_weights(gcn)
-            half = w.shape[0] // 2
+        for name, gcn in (("gcn2", self.gcn2), ("gcn3", self.gcn3)):
+            w, b, fold = self._memo(name, lambda gcn=gcn: _gcn_weights(gcn))
+            half, cin = w.shape[0] // 2, w.shape[1]
+            if cin < half and (fold or __import__("os").environ.get("WIDE")):
+                # widening GCN: mix the (fewer) input channels, W (G z) + W1 z = [W | W1] [G z ; z]
+                wide = self._memo(name + "_wide", lambda w=w: torch.cat([w[:half], w[half:]], dim=1))
+                mixed = torch.bmm(g, z.reshape(n * t, v, cin)).view(n, t, v, cin)
+                y = _pointwise(torch.cat([mixed, z], dim=-1), wide, b[half:])
+                if not fold:
+                    y = _bn_last(gcn.bn, y)
+                z = y.relu_() if not torch.is_grad_enabled() else F.relu(y)
+                continue
             if torch.is_grad_enabled():  # two products: cheaper backward than one product and a split
                 gw, gs = _pointwise(z, w[:half]), _pointwise(z, w[half:], b[half:])
             else:
                 gw, gs = _pointwise(z, w, b).split(half, dim=-1)
             z = _gcn_finish(gcn, gw, gs, g, fold)
         return res, z
+
+    def _input_weights(self, cx: int, joint_const: torch.Tensor | None, shift: bool = True) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """The block input's four maps as one ``(rows, C_x)`` weight; the bias is per joint ``(V, rows)`` with constant channels.
+
+        ``shift=False`` drops the graph query's last row (the logits' per-row shift, which cannot change ``G``).
+        """
+        w1, b1, fold1 = _gcn_weights(self.gcn1)
+        wq, bq = _graph_query(self.graph)
+        if not shift:
+            wq, bq = wq[:-1], bq[:-1]
+        rb = self.residual.bias if self.residual.bias is not None else b1.new_zeros(self.residual.out_features)
+        w, b = torch.cat([w1, self.residual.weight, wq]), torch.cat([b1, rb, bq])
+        if joint_const is None:
+            return w, b, fold1
+        return w[:, :cx], F.linear(joint_const, w[:, cx:], b), fold1
+
+
+def _bn_last(bn: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """A per-channel BatchNorm on channels-last ``(..., C)`` features."""
+    return bn(y.reshape(-1, y.shape[-1])).view(y.shape)
 
 
 def _graph_query(graph: JointGraph) -> tuple[torch.Tensor, torch.Tensor]:
@@ -401,6 +465,8 @@ class ImpSGN(nn.Module):
         bias: biases in the 1x1 convolutions (reference ``bias``).
         dropout: channel dropout in the frame-level module.
         fast: algebraically rewritten forward (default) or the literal one (see :mod:`skelar.models.sgn`).
+        eval_chunk: largest batch run at once without autograd in eval mode (default: so that no
+            temporary exceeds 32 MiB, 16 clips on ``ntu25``; 0 disables chunking).
     """
 
     def __init__(
@@ -419,6 +485,7 @@ class ImpSGN(nn.Module):
         bias: bool = True,
         dropout: float = 0.2,
         fast: bool = True,
+        eval_chunk: int | None = None,
     ):
         super().__init__()
         if num_persons != 1:
@@ -453,6 +520,12 @@ class ImpSGN(nn.Module):
         self.blocks = nn.ModuleList([STAttBlock(128, dim, **opts), STAttBlock(dim, dim, **opts), STAttBlock(dim, 2 * dim, **opts)])
         self.frame_module = FrameModule(2 * dim, 2 * dim, seg, bias=bias, dropout=dropout)  # reference: cnn
         self.fc = nn.Linear(2 * dim, num_classes)
+        if eval_chunk is None:  # widest temporary: the last block's fused product, 4 bytes per value
+            widest = dim + 2 * dim + dim + 1
+            eval_chunk = max(1, _ALLOC_LIMIT // (seg * v * widest * 4))
+        if not isinstance(eval_chunk, int) or isinstance(eval_chunk, bool) or eval_chunk < 0:
+            raise ValueError(f"impSGN: eval_chunk must be a non-negative integer (0: no chunking), got {eval_chunk!r}")
+        self.eval_chunk = eval_chunk
         self._reset_parameters(gcn_zero_init)
         self.set_fast(fast)
 
@@ -498,7 +571,9 @@ class ImpSGN(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Output of the joint-level blocks, ``(N, T, V, 512)``."""
         joint, velocity, bone, velocity_prime = self.streams(x)
-        dy = self.joint_embed(joint) + self.velocity_embed(velocity) + self.bone_embed(bone) + self.velocity_prime_embed(velocity_prime)
+        dy = self.joint_embed(joint)
+        for embed, stream in ((self.velocity_embed, velocity), (self.bone_embed, bone), (self.velocity_prime_embed, velocity_prime)):
+            dy = _add(dy, embed(stream))
         n, t, v, _ = dy.shape
         if self.fast:  # joint semantics are concatenated: constant channels (V, 64) of the first block's input
             z = self.blocks[0](dy, self.joint_type_embed.table())
@@ -510,17 +585,40 @@ class ImpSGN(nn.Module):
         return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, seg, V, 1)`` -> logits ``(N, num_classes)``."""
+        """``(N, 3, seg, V, 1)`` -> logits ``(N, num_classes)``.
+
+        Without autograd in eval mode, batches larger than ``eval_chunk`` run in chunks of that size
+        (samples are independent there; same result, much less time in page faults).
+        """
+        n, chunk = x.shape[0], self.eval_chunk
+        if not (chunk and n > chunk and not self.training and not torch.is_grad_enabled() and not _tracing()):
+            return self._logits(x)
+        memos = [m for m in self.modules() if isinstance(m, _PerCallMemo)]
+        for m in memos:  # weights are folded once for all chunks
+            m._memo_store = {}
+        try:
+            return torch.cat([self._logits(x[i : i + chunk]) for i in range(0, n, chunk)])
+        finally:
+            for m in memos:
+                m._memo_store = None
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         z = self.features(x)
         n, t, v, _ = z.shape
         if self.fast:
             # the frame embedding is constant over joints, so it can be added after the max over joints
-            pooled = z.max(dim=2).values + self.frame_embed.table()  # max, not amax: its backward is a scatter
+            # max's backward is a scatter (cheaper than amax's); without autograd amax skips the indices
+            pooled = (z.max(dim=2).values if torch.is_grad_enabled() else z.amax(dim=2)) + self.frame_embed.table()
         else:
             onehot = torch.eye(t, dtype=z.dtype, device=z.device)[None, :, None, :].expand(n, t, v, t)
             pooled = (z + self.frame_embed(onehot)).amax(dim=2)
         feat = self.frame_module(pooled.transpose(1, 2))  # (N, 512, T)
         return self.fc(feat.amax(dim=2))
+
+
+def _tracing() -> bool:
+    """True while TorchScript tracing, ONNX export or torch.compile captures the graph (no Python-level batching then)."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
 
 
 def _resolve_parents(spec: str | Sequence[int] | None, lay) -> list[int]:
