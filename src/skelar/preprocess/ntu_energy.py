@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from skelar.formats.ntu_skeleton import NtuSkeleton
-from skelar.transforms.temporal import repeat_pad_persons
+from skelar.preprocess.padding import repeat_pad_persons
 
 __all__ = [
     "MAX_SLOTS",
@@ -111,7 +111,7 @@ def pre_normalize(
 ) -> np.ndarray:
     """``pre_normalization`` of one ``(3, T, V, M)`` sample; returns float32 ``(3, T, V, M)``.
 
-    ``pad_null_frames=True`` adds 2s-AGCN's first step (see :func:`~skelar.transforms.temporal.repeat_pad_persons`).
+    ``pad_null_frames=True`` adds 2s-AGCN's first step (see :func:`~skelar.preprocess.padding.repeat_pad_persons`).
     Person 0's joint ``center_joint`` is subtracted per frame from all persons (joints that are
     exactly zero stay zero; where person 0 is absent nothing is subtracted). The two rotations are
     computed once from frame 0 of person 0 and applied to every non-empty frame.
