@@ -1,24 +1,52 @@
-"""``skelar export``: write a checkpoint's model as ONNX (dynamic batch), verified with onnxruntime."""
+"""``skelar export``: a checkpoint's model as ONNX (dynamic batch, verified with onnxruntime) or as shippable weights."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export",
-        help="export a checkpoint's model to ONNX",
-        description="Input 'x' (N, C, T, V, M) with a dynamic batch axis, output 'logits' (N, K).",
+        help="export a checkpoint's model to ONNX or as shippable pretrained weights",
+        description="onnx: input 'x' (N, C, T, V, M) with a dynamic batch axis, output 'logits' (N, K). "
+        "weights: OUT is <model>-<tag>.pt holding fp32 weights + metadata (test transforms, clips, seed, test "
+        "metrics, commands), loadable as create_model(model, weights=tag); a <model>-<tag>.json card is written beside it.",
     )
     p.add_argument("--checkpoint", required=True, help="a skelar checkpoint or a run directory")
-    p.add_argument("--out", required=True, help="output .onnx path")
-    p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
-    p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
+    p.add_argument("--out", required=True, help="output path: model.onnx, or <model>-<tag>.pt for --format weights")
+    p.add_argument("--format", choices=["onnx", "weights"], help="default: weights when OUT ends in .pt, else onnx")
+    p.add_argument("--opset", type=int, help="onnx: ONNX opset (default: the exporter's)")
+    p.add_argument("--no-verify", action="store_true", help="onnx: skip the onnxruntime comparison")
+    p.add_argument("--description", help="weights: one-line description (default: dataset, protocol, test top-1, clips, seed)")
+    p.add_argument("--train-command", help="weights: the command that trained the run (default: skelar train -c RUN/config.yaml)")
     p.set_defaults(func=run)
 
 
+def _export_command(args: argparse.Namespace) -> str:
+    """The export command line, rebuilt from the parsed arguments."""
+    argv = ["skelar", "export", "--checkpoint", str(args.checkpoint), "--format", "weights", "--out", str(args.out)]
+    for flag, value in (("--description", args.description), ("--train-command", args.train_command)):
+        if value is not None:
+            argv += [flag, value]
+    return shlex.join(argv)
+
+
 def run(args: argparse.Namespace) -> int:
+    fmt = args.format or ("weights" if str(args.out).endswith(".pt") else "onnx")
+    if fmt == "weights":
+        if args.opset is not None or args.no_verify:
+            raise ValueError("--opset and --no-verify apply to --format onnx only")
+        from skelar.engine.weights_export import export_weights
+
+        info = export_weights(args.checkpoint, args.out, args.description, args.train_command, _export_command(args))
+        print(f"wrote {info['path']} ({info['bytes'] / 1e6:.2f} MB; {info['description']})")
+        print(f"card: {info['card']}; load with create_model({info['model']!r}, weights={info['tag']!r}) "
+              f"or skelar test --model {info['model']} --weights {info['tag']}")
+        return 0
+    if args.description is not None or args.train_command is not None:
+        raise ValueError("--description and --train-command apply to --format weights only")
     from skelar.engine.export import export_onnx
 
     info = export_onnx(args.checkpoint, args.out, opset=args.opset, verify=not args.no_verify)

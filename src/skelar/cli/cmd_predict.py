@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from skelar.cli.weights_args import add_checkpoint_arguments, resolve_checkpoint
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -12,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classify .npy sequences or a prepared dataset with a checkpoint",
         description="INPUT: .npy files holding (C, T, V, M) or (T, V, C) arrays, or prepared-dataset directories.",
     )
-    p.add_argument("--checkpoint", required=True, help="a skelar checkpoint or a run directory")
+    add_checkpoint_arguments(p, "a skelar checkpoint or a run directory")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("-c", "--config", help="take test transforms, clips and seed from this config instead of the checkpoint")
     p.add_argument("-k", "--top-k", type=int, default=5, help="classes to show per input (default 5)")
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from skelar.engine.inference import predict
 
     config = load_config(args.config) if args.config else None
-    rows = predict(args.checkpoint, args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet, config=config)
+    rows = predict(resolve_checkpoint(args), args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet, config=config)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

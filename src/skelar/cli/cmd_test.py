@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from skelar.cli.weights_args import add_checkpoint_arguments, resolve_checkpoint
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -11,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate a checkpoint (model and test transforms rebuilt from its metadata)",
         description="Score a split with the checkpoint's test-time transforms and clip count; writes report.json, scores and confusion matrix.",
     )
-    p.add_argument("--checkpoint", required=True, help="a skelar checkpoint (best.pt/last.pt) or a run directory")
+    add_checkpoint_arguments(p, "a skelar checkpoint (best.pt/last.pt) or a run directory")
     p.add_argument("-c", "--config", help="take dataset, protocol, test transforms, clips and seed from this config "
                    "instead of the checkpoint (e.g. for imported reference weights)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key of --config")
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--set needs -c CONFIG")
     config = load_config(args.config, args.overrides) if args.config else None
     report = evaluate_checkpoint(
-        args.checkpoint, data=args.data, protocol=args.protocol, split=args.split, clips=args.clips,
+        resolve_checkpoint(args), data=args.data, protocol=args.protocol, split=args.split, clips=args.clips,
         batch_size=args.batch_size, device=args.device, out_dir=args.out, progress=not args.quiet, config=config,
     )
     print(

@@ -28,7 +28,7 @@ from torch import nn
 
 from skelar.engine.run_dir import publish
 
-__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "model_from_checkpoint", "to_plain"]
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "read_metadata", "model_from_checkpoint", "to_plain"]
 
 CHECKPOINT_FORMAT = "skelar-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -84,10 +84,11 @@ def _run_checkpoint(run_dir: Path) -> Path:
     raise FileNotFoundError(f"{run_dir}: no best.pt or last.pt in this directory")
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
     """Read a skelar checkpoint with ``weights_only=True``; clear errors for missing or foreign files.
 
     A run directory stands for the checkpoint its ``report.json`` names (else ``best.pt``, else ``last.pt``).
+    ``mmap=True`` maps the tensors instead of reading them (cheap when only the metadata is wanted).
     """
     path = Path(path)
     if path.is_dir():
@@ -95,7 +96,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{path}: not a readable checkpoint ({first})") from None
@@ -105,6 +106,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise ValueError(f"{path}: checkpoint lacks 'model' or 'metadata'")
     ckpt["path"] = str(path)
     return ckpt
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's ``metadata`` dict without reading its tensors (memory-mapped, ``weights_only``)."""
+    return load_checkpoint(path, mmap=True)["metadata"]
 
 
 def _ensure_layout(meta: Mapping[str, Any]) -> None:

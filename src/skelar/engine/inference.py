@@ -110,7 +110,8 @@ def evaluate_checkpoint(
     Dataset, protocol, test transforms, clips and seed default to the training run's (checkpoint
     metadata), or to ``config``'s when one is given; explicit arguments win. Writes ``report.json``,
     ``<split>_scores.npz`` and the confusion matrix to ``out_dir`` (default:
-    ``<checkpoint folder>/eval-<dataset>-<protocol>-<split>``) and returns the report.
+    ``<checkpoint folder>/eval-<dataset>-<protocol>-<split>``; for shipped pretrained weights
+    ``runs/pretrained/<model>-<tag>/eval-...``) and returns the report.
     """
     lm = load_for_inference(checkpoint, device, clips, config)
     run_cfg = config_to_dict(config) if config is not None else (lm.metadata.get("config") or {})
@@ -134,7 +135,9 @@ def evaluate_checkpoint(
     bs = batch_size or int(cfg_data.get("eval_batch_size") or 32)
     result = evaluate(lm.model, eval_loader(dataset, bs, num_workers, lm.device, lm.seed), lm.device, progress=progress, desc=split)
     ckpt_path = Path(lm.checkpoint["path"])
-    out = Path(out_dir) if out_dir else ckpt_path.parent / f"eval-{ds.name}-{protocol}-{split}"
+    # shipped weights (metadata "pretrained") live in the installed package: their reports go under runs/pretrained/
+    home = Path(config.output_dir if config else "runs") / "pretrained" / ckpt_path.stem if "pretrained" in lm.metadata else ckpt_path.parent
+    out = Path(out_dir) if out_dir else home / f"eval-{ds.name}-{protocol}-{split}"
     metrics = save_evaluation(out, result, ds.classes, ds.names, prefix=split)
     report = {
         "checkpoint": str(ckpt_path),

@@ -1,0 +1,139 @@
+"""Shipped pretrained weights, found by name: ``create_model("sgn", weights="nwucla")``.
+
+A shipped file is ``<model>-<tag>.pt`` — a skelar checkpoint stripped to the fp32 model weights and the
+metadata (model kwargs, joint layout, class names, test transforms and clips, seed, test metrics, and a
+``pretrained`` provenance record), written by ``skelar export --format weights``. Files are searched in
+the folders of ``$SKELAR_WEIGHTS_DIR`` (``os.pathsep``-separated, searched first, so a local file
+overrides a shipped one of the same name) and then in the package's own ``skelar/weights/``.
+
+Layering: models know nothing of files, and this module is the one sanctioned exception. It only maps
+``(model, tag)`` to a path; reading the file is delegated to :mod:`skelar.engine.checkpoint`, imported
+inside the functions. The checkpoint format (``weights_only`` loading, the metadata layout, registering
+a recorded joint layout, the error messages) thus keeps a single owner, the models package imports
+nothing from the engine at module level, and ``skelar test``/``predict`` read a shipped file exactly
+like any run's checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from torch import nn
+
+__all__ = ["WEIGHTS_ENV", "PACKAGE_WEIGHTS_DIR", "PretrainedWeights", "weights_dirs", "list_pretrained", "pretrained_path", "load_pretrained"]
+
+log = logging.getLogger("skelar.weights")
+
+WEIGHTS_ENV = "SKELAR_WEIGHTS_DIR"
+PACKAGE_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class PretrainedWeights(NamedTuple):
+    model: str
+    tag: str
+    description: str
+
+
+def weights_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched for ``<model>-<tag>.pt``: ``weights_dir`` alone if given, else ``$SKELAR_WEIGHTS_DIR``'s, then the package's."""
+    if weights_dir is not None:
+        return [Path(weights_dir)]
+    env = os.environ.get(WEIGHTS_ENV, "")
+    return [Path(p) for p in env.split(os.pathsep) if p] + [PACKAGE_WEIGHTS_DIR]
+
+
+def _files(weights_dir: str | os.PathLike | None) -> dict[str, Path]:
+    """``stem -> path`` of every ``.pt`` in the search folders; an earlier folder wins."""
+    found: dict[str, Path] = {}
+    for d in weights_dirs(weights_dir):
+        if d.is_dir():
+            for p in sorted(d.glob("*.pt")):
+                found.setdefault(p.stem, p)
+    return found
+
+
+def list_pretrained(model: str | None = None, weights_dir: str | os.PathLike | None = None) -> list[PretrainedWeights]:
+    """``(model, tag, description)`` of every findable weights file (of ``model`` only, if given), sorted.
+
+    Files that are unreadable or whose name does not match their metadata are skipped with a warning.
+    """
+    from skelar.engine.checkpoint import read_metadata
+
+    out = []
+    for stem, path in _files(weights_dir).items():
+        try:
+            meta = read_metadata(path)
+        except (ValueError, FileNotFoundError) as e:
+            log.warning("skipping %s", e)
+            continue
+        name = str((meta.get("model") or {}).get("name", ""))
+        info = meta.get("pretrained") or {}
+        tag = str(info.get("tag") or stem.removeprefix(f"{name}-"))
+        if not name or stem != f"{name}-{tag}":
+            log.warning("skipping %s: its metadata names model %r, tag %r (expected file %s-%s.pt)", path, name, tag, name, tag)
+            continue
+        if model is None or name == model:
+            out.append(PretrainedWeights(name, tag, str(info.get("description") or "")))
+    return sorted(out)
+
+
+def pretrained_path(model: str, tag: str, weights_dir: str | os.PathLike | None = None) -> Path:
+    """The file of ``model``'s weights ``tag``; a one-line error listing what exists when there is none."""
+    if not TAG_PATTERN.match(str(tag)):
+        raise ValueError(f"bad weights tag {tag!r}: use letters, digits, '_', '.', '-'")
+    path = _files(weights_dir).get(f"{model}-{tag}")
+    if path is not None:
+        return path
+    have = list_pretrained(weights_dir=weights_dir)
+    same = [w.tag for w in have if w.model == model]
+    if same:
+        listing = f"{model!r} has: {', '.join(same)}"
+    else:
+        others = ", ".join(f"{w.model}-{w.tag}" for w in have)
+        listing = f"{model!r} has none; shipped: {others or 'none'}"
+    where = ", ".join(str(d) for d in weights_dirs(weights_dir))
+    raise ValueError(f"no pretrained weights {tag!r} for model {model!r} ({listing}; searched {where}; set ${WEIGHTS_ENV} to add a folder)")
+
+
+def load_pretrained(model: str, tag: str, weights_dir: str | os.PathLike | None = None, **kwargs: Any) -> nn.Module:
+    """Build ``model`` with its shipped weights ``tag`` (eval mode).
+
+    ``kwargs`` may repeat the shipped constructor arguments; one that contradicts them (another
+    ``num_classes``, ``layout``, ...) or that the weights do not record raises a one-line ValueError.
+    The model gets ``skelar_weights``: tag, path, class names, test transforms/clips, seed and test metrics.
+    """
+    from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint, to_plain
+
+    path = pretrained_path(model, tag, weights_dir)
+    ckpt = load_checkpoint(path)
+    meta = ckpt["metadata"]
+    info = meta.get("model") or {}
+    if info.get("name") != model:
+        raise ValueError(f"{path}: holds weights of model {info.get('name')!r}, not {model!r}")
+    shipped = dict(info.get("kwargs") or {})
+    for key, value in kwargs.items():
+        if key not in shipped:
+            raise ValueError(f"{model}-{tag}: the shipped weights fix {', '.join(sorted(shipped))}; {key}={value!r} is not among them")
+        if to_plain(value, key) != shipped[key]:
+            raise ValueError(
+                f"{model}-{tag}: {key}={value!r} contradicts the shipped weights' {key}={shipped[key]!r} "
+                f"(drop it, or call create_model({model!r}) without weights to start from scratch)"
+            )
+    net, ckpt = model_from_checkpoint(ckpt, "cpu")
+    pre = meta.get("preprocessing") or {}
+    net.skelar_weights = {
+        "model": model,
+        "tag": tag,
+        "path": str(path),
+        "classes": list((meta.get("dataset") or {}).get("classes") or []),
+        "test_transforms": list(pre.get("test_transforms") or []),
+        "test_clips": pre.get("test_clips"),
+        "seed": meta.get("seed"),
+        "test": dict((meta.get("pretrained") or {}).get("test") or (meta.get("metrics") or {}).get("test") or {}),
+    }
+    return net
