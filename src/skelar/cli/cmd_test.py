@@ -24,12 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="samples per batch (default: the run's eval_batch_size)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--out", help="report directory (default: next to the checkpoint)")
+    p.add_argument("--ambiguous", nargs="+", metavar="CLASS", help="report the accuracy on this group of classes "
+                   "(names or indices; default: the config's eval.ambiguous_classes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from skelar.engine.config import load_config
+    from skelar.engine.confusions import summarize_ambiguity
     from skelar.engine.inference import evaluate_checkpoint
 
     if args.overrides and not args.config:
@@ -38,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate_checkpoint(
         resolve_checkpoint(args), data=args.data, protocol=args.protocol, split=args.split, clips=args.clips,
         batch_size=args.batch_size, device=args.device, out_dir=args.out, progress=not args.quiet, config=config,
+        ambiguous=args.ambiguous,
     )
     print(
         f"{report['dataset']} {report['protocol']}/{report['split']}: top-1 {100 * report['top1']:.2f}%  "
         f"top-5 {100 * report['top5']:.2f}%  ({report['num_samples']} samples, {report['clips']} clip(s))"
     )
+    for line in summarize_ambiguity(report["ambiguity"]):
+        print(line)
     print(f"report: {report['out_dir']}/report.json")
     return 0

@@ -20,6 +20,10 @@ class SkeletonDataset(Dataset):
     the transform pipeline is run ``num_clips`` times, each with its own generator seeded from
     ``(seed, epoch, index, clip)``. Results therefore do not depend on worker count or order, and a
     resumed run sees exactly the same augmentations.
+
+    ``repeat > 1`` lists every sample ``repeat`` times (CTR-GCN's NW-UCLA ``repeat``): item
+    ``r * len(indices) + j`` is sample ``indices[j]`` drawn with epoch key ``epoch * repeat + r``, so
+    the copies get different augmentations (``repeat=1`` keeps the plain ``epoch`` key).
     """
 
     def __init__(
@@ -29,32 +33,40 @@ class SkeletonDataset(Dataset):
         transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         num_clips: int = 1,
         seed: int = 0,
+        repeat: int = 1,
     ):
         if num_clips < 1:
             raise ValueError(f"num_clips must be >= 1, got {num_clips}")
+        if repeat < 1:
+            raise ValueError(f"repeat must be >= 1, got {repeat}")
         self.source = source
         self.indices = np.asarray(indices, dtype=np.int64)
         self.transform = transform
         self.num_clips = int(num_clips)
         self.seed = int(seed)
+        self.repeat = int(repeat)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.indices) * self.repeat
 
     @property
     def labels(self) -> np.ndarray:
-        return self.source.labels[self.indices]
+        return np.tile(self.source.labels[self.indices], self.repeat)
 
     def __getitem__(self, i: int):
-        idx = int(self.indices[i])
+        r, j = divmod(int(i), len(self.indices)) if self.repeat > 1 else (0, int(i))
+        if not 0 <= r < self.repeat:
+            raise IndexError(f"item {i} out of range for {len(self)} items")
+        idx = int(self.indices[j])
+        epoch_key = self.epoch * self.repeat + r
         x = self.source[idx]
         clips = []
         for k in range(self.num_clips):
-            rng = np.random.default_rng([self.seed, self.epoch, idx, k])
+            rng = np.random.default_rng([self.seed, epoch_key, idx, k])
             clips.append(self.transform(x, rng) if self.transform is not None else x)
         shapes = {c.shape for c in clips}
         if len(shapes) != 1:

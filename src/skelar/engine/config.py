@@ -26,6 +26,7 @@ __all__ = [
     "SchedConfig",
     "LossConfig",
     "TrainConfig",
+    "EvalConfig",
     "load_config",
     "config_from_dict",
     "apply_overrides",
@@ -53,6 +54,9 @@ def _check_transforms(specs: list[dict[str, Any]], where: str) -> list[dict[str,
     return specs
 
 
+STREAM_TRANSFORMS = ("stream", "bone", "motion")  # transforms that data.stream would duplicate
+
+
 class ValConfig(_Section):
     """Where the validation set (used for checkpoint selection) comes from."""
 
@@ -70,6 +74,8 @@ class DataConfig(_Section):
     val: ValConfig = Field(default_factory=ValConfig)
     train_transforms: list[dict[str, Any]] = Field(default_factory=list)
     test_transforms: list[dict[str, Any]] = Field(default_factory=list)
+    stream: Literal["joint", "bone", "motion", "bone_motion"] = "joint"
+    train_repeat: int = Field(1, ge=1)
     test_clips: int = Field(1, ge=1)
     val_clips: int | None = Field(None, ge=1)
     num_workers: int = Field(0, ge=0)
@@ -96,6 +102,18 @@ class DataConfig(_Section):
     @classmethod
     def _test_t(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return _check_transforms(v, "data.test_transforms")
+
+    @model_validator(mode="after")
+    def _one_stream_choice(self) -> "DataConfig":
+        if self.stream != "joint":
+            for part in ("train_transforms", "test_transforms"):
+                for i, spec in enumerate(getattr(self, part)):
+                    if spec.get("name") in STREAM_TRANSFORMS:
+                        raise ValueError(
+                            f"data.stream: {self.stream!r} is appended to both pipelines, but data.{part}[{i}] is already "
+                            f"a {spec.get('name')!r} transform; use one or the other"
+                        )
+        return self
 
 
 class ModelConfig(_Section):
@@ -150,6 +168,13 @@ class TrainConfig(_Section):
     max_steps_per_epoch: int | None = Field(None, ge=1)
 
 
+class EvalConfig(_Section):
+    """Ambiguous-action analysis added to every evaluation report (final test, ``skelar test``)."""
+
+    ambiguous_classes: list[str | int] = Field(default_factory=list)
+    top_confused: int = Field(10, ge=0)
+
+
 class Config(_Section):
     """A whole training run. See docs/engine.md for every key."""
 
@@ -165,6 +190,7 @@ class Config(_Section):
     sched: SchedConfig = Field(default_factory=SchedConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
     @field_validator("device")
     @classmethod

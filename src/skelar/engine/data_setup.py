@@ -20,7 +20,16 @@ import numpy as np
 from skelar.data import PreparedDataset, SkeletonDataset, carve_validation, is_prepared_dir
 from skelar.transforms import Compose, build_transforms
 
-__all__ = ["DataBundle", "synthetic_spec_dict", "open_source", "synthetic_cache_path", "resolve_splits", "build_data", "probe_shape"]
+__all__ = [
+    "DataBundle",
+    "synthetic_spec_dict",
+    "open_source",
+    "synthetic_cache_path",
+    "resolve_splits",
+    "build_data",
+    "probe_shape",
+    "with_stream",
+]
 
 log = logging.getLogger("skelar.data")
 
@@ -37,9 +46,13 @@ class DataBundle:
     train_transform: Compose
     test_transform: Compose
     sample_shape: tuple[int, int, int, int]
+    train_specs: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # the pipelines as run (data.stream included)
+    test_specs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    train_repeat: int = 1
 
     def train_set(self, seed: int) -> SkeletonDataset:
-        return SkeletonDataset(self.source, self.train_idx, self.train_transform, num_clips=1, seed=seed)
+        """The training samples, each ``train_repeat`` times per epoch (every copy augmented differently)."""
+        return SkeletonDataset(self.source, self.train_idx, self.train_transform, num_clips=1, seed=seed, repeat=self.train_repeat)
 
     def eval_set(self, part: str, clips: int, seed: int) -> SkeletonDataset:
         idx = {"val": self.val_idx, "test": self.test_idx, "train": self.train_idx}[part]
@@ -134,6 +147,16 @@ def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: floa
     return train, val, test
 
 
+def with_stream(specs: list[dict[str, Any]], stream: str, layout: str) -> list[dict[str, Any]]:
+    """``specs`` followed by the ``stream`` transform for ``stream`` on ``layout`` (unchanged for ``"joint"``).
+
+    The stream comes last, after sampling and augmentation, as in CTR-GCN's feeders.
+    """
+    if stream == "joint":
+        return list(specs)
+    return [*specs, {"name": "stream", "stream": stream, "layout": layout}]
+
+
 def probe_shape(ds: PreparedDataset, index: int, transform: Compose, seed: int = 0) -> tuple[int, int, int, int]:
     """Shape ``(C, T, V, M)`` that ``transform`` makes of sample ``index``."""
     x = transform(ds[int(index)], np.random.default_rng([seed, 0, int(index), 0]))
@@ -148,8 +171,10 @@ def build_data(cfg, progress: bool = True) -> DataBundle:
     cache = d.cache_dir or os.environ.get("SKELAR_CACHE") or str(Path(cfg.output_dir) / ".cache")
     ds = open_source(d.source, d.synthetic, cache, progress=progress)
     train, val, test = resolve_splits(ds, d.protocol, d.val.mode, d.val.fraction, d.val.by, d.val.seed)
-    train_t = build_transforms(d.train_transforms, where="data.train_transforms")
-    test_t = build_transforms(d.test_transforms, where="data.test_transforms")
+    train_specs = with_stream(d.train_transforms, d.stream, ds.layout.name)
+    test_specs = with_stream(d.test_transforms, d.stream, ds.layout.name)
+    train_t = build_transforms(train_specs, where="data.train_transforms")
+    test_t = build_transforms(test_specs, where="data.test_transforms")
     shape = probe_shape(ds, train[0], test_t, cfg.seed)
     train_shape = probe_shape(ds, train[0], train_t, cfg.seed)
     if train_shape != shape:
@@ -158,7 +183,8 @@ def build_data(cfg, progress: bool = True) -> DataBundle:
             "the model needs the same input shape in training and testing"
         )
     log.info(
-        "data: %s (%d classes), protocol %s: %d train / %d val (%s) / %d test, sample shape %s",
-        ds.name, ds.num_classes, d.protocol, len(train), len(val), d.val.mode, len(test), shape,
+        "data: %s (%d classes), protocol %s: %d train%s / %d val (%s) / %d test, %s stream, sample shape %s",
+        ds.name, ds.num_classes, d.protocol, len(train), f" x{d.train_repeat} per epoch" if d.train_repeat > 1 else "",
+        len(val), d.val.mode, len(test), d.stream, shape,
     )
-    return DataBundle(ds, d.protocol, train, val, test, train_t, test_t, shape)
+    return DataBundle(ds, d.protocol, train, val, test, train_t, test_t, shape, train_specs, test_specs, d.train_repeat)

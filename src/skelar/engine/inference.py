@@ -20,7 +20,8 @@ from tqdm import tqdm
 from skelar.data import PreparedDataset, SkeletonDataset, is_prepared_dir
 from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from skelar.engine.config import Config, config_to_dict
-from skelar.engine.data_setup import open_source
+from skelar.engine.confusions import resolve_class_group
+from skelar.engine.data_setup import open_source, with_stream
 from skelar.engine.evaluate import clip_logits, evaluate
 from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import save_evaluation
@@ -59,7 +60,9 @@ def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int 
     model, ckpt = model_from_checkpoint(ckpt, dev)
     meta = ckpt["metadata"]
     if config is not None:
-        specs, default_clips, seed = config.data.test_transforms, config.data.test_clips, config.seed
+        layout = (meta.get("layout") or {}).get("name") or "ntu25"
+        specs = with_stream(config.data.test_transforms, config.data.stream, layout)
+        default_clips, seed = config.data.test_clips, config.seed
         where = "data.test_transforms"
     else:
         pre = meta.get("preprocessing") or {}
@@ -104,8 +107,13 @@ def evaluate_checkpoint(
     num_workers: int = 0,
     progress: bool = True,
     config: Config | None = None,
+    ambiguous: Sequence[str | int] | None = None,
 ) -> dict[str, Any]:
     """Score ``split`` of ``protocol`` on ``data`` and write a report.
+
+    The report's ``ambiguity`` holds the most confused class pairs and, for a group of ``ambiguous``
+    classes (names or indices; default: the run's or ``config``'s ``eval.ambiguous_classes``), the
+    group's accuracy (:mod:`skelar.engine.confusions`).
 
     Dataset, protocol, test transforms, clips and seed default to the training run's (checkpoint
     metadata), or to ``config``'s when one is given; explicit arguments win. Writes ``report.json``,
@@ -130,6 +138,9 @@ def evaluate_checkpoint(
         raise ValueError(f"{checkpoint}: no protocol recorded; pass --protocol (one of {', '.join(ds.protocols())})")
     if split not in ("train", "val", "test"):
         raise ValueError(f"--split must be train, val or test, not {split!r}")
+    eval_cfg = run_cfg.get("eval") or {}
+    group_where = "--ambiguous" if ambiguous else "eval.ambiguous_classes"
+    group = resolve_class_group(ambiguous or eval_cfg.get("ambiguous_classes") or [], ds.classes, group_where)
     idx = ds.split(protocol, split)
     dataset = SkeletonDataset(ds, idx, lm.transform, num_clips=lm.clips, seed=lm.seed)
     bs = batch_size or int(cfg_data.get("eval_batch_size") or 32)
@@ -138,7 +149,8 @@ def evaluate_checkpoint(
     # shipped weights (metadata "pretrained") live in the installed package: their reports go under runs/pretrained/
     home = Path(config.output_dir if config else "runs") / "pretrained" / ckpt_path.stem if "pretrained" in lm.metadata else ckpt_path.parent
     out = Path(out_dir) if out_dir else home / f"eval-{ds.name}-{protocol}-{split}"
-    metrics = save_evaluation(out, result, ds.classes, ds.names, prefix=split)
+    metrics = save_evaluation(out, result, ds.classes, ds.names, prefix=split, ambiguous=group,
+                              top_confused=int(eval_cfg.get("top_confused", 10)))
     report = {
         "checkpoint": str(ckpt_path),
         "checkpoint_epoch": lm.checkpoint.get("epoch"),
@@ -152,6 +164,7 @@ def evaluate_checkpoint(
         "top5": metrics["top5"],
         "mean_class_accuracy": metrics["mean_class_accuracy"],
         "per_class_accuracy": dict(zip(ds.classes, metrics["per_class_accuracy"])),
+        "ambiguity": metrics["ambiguity"],
         "out_dir": str(out),
     }
     write_json(out / "report.json", report)

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["plot_curves", "plot_confusion"]
+__all__ = ["plot_curves", "plot_confusion", "plot_confusion_subset"]
 
 
 def _pyplot():
@@ -62,6 +62,39 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], path: str | Path, tit
     if k <= 40 and len(classes) == k:
         ax.set_xticks(range(k), classes, rotation=90, fontsize=7)
         ax.set_yticks(range(k), classes, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion_subset(
+    cm: np.ndarray, classes: Sequence[str], indices: Sequence[int], path: str | Path, title: str = "most confused classes"
+) -> None:
+    """The confusion matrix restricted to the classes ``indices`` (rows and columns), annotated with counts.
+
+    Colours are shares of **all** samples of the row's true class (row sums of the full matrix), so a
+    cell reads "share of class a predicted as b", as in the full plot.
+    """
+    plt = _pyplot()
+    cm = np.asarray(cm, dtype=float)
+    idx = [int(i) for i in indices]
+    rows = cm.sum(axis=1)[idx][:, None]
+    sub = cm[np.ix_(idx, idx)]
+    norm = np.divide(sub, rows, out=np.zeros_like(sub), where=rows > 0)
+    names = [str(classes[i]) if len(classes) == len(cm) else str(i) for i in idx]
+    k = len(idx)
+    size = min(3 + 0.45 * k, 14)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Oranges")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
+    for r in range(k):
+        for c in range(k):
+            if sub[r, c]:
+                ax.text(c, r, str(int(sub[r, c])), ha="center", va="center", fontsize=7, color="white" if norm[r, c] > 0.5 else "black")
+    short = [n if len(n) <= 28 else n[:27] + "…" for n in names]
+    ax.set_xticks(range(k), short, rotation=90, fontsize=7)
+    ax.set_yticks(range(k), short, fontsize=7)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -7,9 +7,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from skelar.engine.confusions import ambiguity_report, pair_classes
 from skelar.engine.evaluate import EvalResult
 from skelar.engine.metrics import classification_report
-from skelar.engine.plots import plot_confusion
+from skelar.engine.plots import plot_confusion, plot_confusion_subset
 from skelar.engine.run_dir import write_text_atomic
 
 __all__ = ["save_evaluation"]
@@ -22,15 +23,24 @@ def save_evaluation(
     names: np.ndarray,
     prefix: str = "test",
     plot: bool = True,
+    ambiguous: Sequence[str | int] | None = None,
+    top_confused: int = 10,
 ) -> dict[str, Any]:
     """Write ``<prefix>_scores.npz`` (logits, labels, dataset indices, sample names, classes),
     ``confusion.npy``/``.csv``/``.png`` (prefixed unless ``prefix == "test"``) and return the metrics
-    (top1, top5, mean class accuracy, per-class accuracy; confusion excluded)."""
+    (top1, top5, mean class accuracy, per-class accuracy, ``ambiguity``; confusion excluded).
+
+    ``ambiguity`` (:func:`skelar.engine.confusions.ambiguity_report`) holds the ``top_confused`` most
+    confused class pairs and, when ``ambiguous`` names a group of classes, the group's accuracy. With
+    ``plot``, ``confused_classes.png`` (and ``ambiguous_classes.png`` for a group; both prefixed like
+    the confusion files) show the confusion matrix restricted to those classes."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     num_classes = len(classes) or (result.scores.shape[1] if result.scores.ndim == 2 else 0)
     metrics = classification_report(result.scores, result.labels, num_classes)
     cm = metrics.pop("confusion")
+    names_k = [str(c) for c in classes] if len(classes) == num_classes else [str(i) for i in range(num_classes)]
+    metrics["ambiguity"] = ambiguity_report(cm, names_k, ambiguous, top_confused)  # bad class names fail before any file
+    out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(
         out_dir / f"{prefix}_scores.npz",
         scores=result.scores.astype(np.float32),
@@ -46,4 +56,11 @@ def save_evaluation(
     write_text_atomic(out_dir / f"{stem}.csv", "\n".join([header, *rows]) + "\n")
     if plot:
         plot_confusion(cm, list(classes), out_dir / f"{stem}.png", title=f"{prefix}: confusion (row-normalised)")
+        lead = "" if prefix == "test" else f"{prefix}_"
+        top = pair_classes(metrics["ambiguity"]["top_confused_pairs"])
+        if top:
+            plot_confusion_subset(cm, names_k, top, out_dir / f"{lead}confused_classes.png", title=f"{prefix}: most confused classes")
+        group = metrics["ambiguity"]["ambiguous_group"]
+        if group:
+            plot_confusion_subset(cm, names_k, group["indices"], out_dir / f"{lead}ambiguous_classes.png", title=f"{prefix}: ambiguous group")
     return metrics

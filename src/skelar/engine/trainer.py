@@ -22,6 +22,7 @@ from tqdm import tqdm
 import skelar
 from skelar.engine.checkpoint import load_checkpoint, save_checkpoint, to_plain
 from skelar.engine.config import Config, config_from_dict, config_to_dict, save_config
+from skelar.engine.confusions import resolve_class_group, summarize_ambiguity
 from skelar.engine.data_setup import DataBundle, build_data
 from skelar.engine.evaluate import EvalResult, evaluate
 from skelar.engine.loaders import eval_loader, train_loader
@@ -67,8 +68,8 @@ def build_metadata(cfg: Config, model: nn.Module, data: DataBundle, metrics: Map
             },
             "preprocessing": {
                 "dataset": ds.preprocessing,
-                "train_transforms": cfg.data.train_transforms,
-                "test_transforms": cfg.data.test_transforms,
+                "train_transforms": data.train_specs or cfg.data.train_transforms,  # as run (data.stream included)
+                "test_transforms": data.test_specs or cfg.data.test_transforms,
                 "test_clips": cfg.data.test_clips,
             },
             "metrics": dict(metrics),
@@ -203,6 +204,7 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     log.info("%s run %s on %s (skelar %s, torch %s)", "resuming" if resume else "starting", run_dir, device, skelar.__version__, torch.__version__)
     data = build_data(cfg, progress=progress)
     ds = data.source
+    resolve_class_group(cfg.eval.ambiguous_classes, ds.classes, "eval.ambiguous_classes")  # fail now, not after training
     kwargs = resolve_model_kwargs(cfg.model.name, cfg.model.kwargs, ds.num_classes, ds.layout.name, data.sample_shape[3])
     cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"kwargs": kwargs})})
     _register_layout(ds.layout)
@@ -314,7 +316,8 @@ def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, dev
     model, ckpt = model_from_checkpoint(ckpt_path, device)
     test_loader = eval_loader(data.eval_set("test", cfg.data.test_clips, cfg.seed), cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed)
     result = evaluate(model, test_loader, device, criterion, progress, desc="test")
-    metrics = save_evaluation(run_dir, result, data.source.classes, data.source.names, prefix="test")
+    metrics = save_evaluation(run_dir, result, data.source.classes, data.source.names, prefix="test",
+                              ambiguous=cfg.eval.ambiguous_classes, top_confused=cfg.eval.top_confused)
     metrics["loss"] = result.loss
     epoch = int(ckpt["epoch"])
     if chosen == "best.pt":
@@ -338,6 +341,7 @@ def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, dev
             "mean_class_accuracy": metrics["mean_class_accuracy"],
             "loss": metrics["loss"],
             "per_class_accuracy": dict(zip(data.source.classes, metrics["per_class_accuracy"])),
+            "ambiguity": metrics["ambiguity"],
         },
         "dataset": data.source.name,
         "splits": {"train": len(data.train_idx), "val": len(data.val_idx), "test": len(data.test_idx)},
@@ -347,8 +351,10 @@ def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, dev
     write_json(run_dir / "report.json", report)
     # record the test result in the selected checkpoint's metadata too
     ckpt.pop("path", None)
-    ckpt["metadata"]["metrics"]["test"] = to_plain({k: v for k, v in report["test"].items() if k != "per_class_accuracy"})
+    ckpt["metadata"]["metrics"]["test"] = to_plain({k: v for k, v in report["test"].items() if k not in ("per_class_accuracy", "ambiguity")})
     save_checkpoint(ckpt_path, ckpt)
     log.info("test (%s, %d samples x %d clips): top-1 %.2f%%, top-5 %.2f%% [%s]",
              data.protocol, metrics["num_samples"], cfg.data.test_clips, 100 * metrics["top1"], 100 * metrics["top5"], selection)
+    for line in summarize_ambiguity(metrics["ambiguity"]):
+        log.info("test: %s", line.strip())
     return report
