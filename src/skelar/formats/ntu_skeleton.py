@@ -11,26 +11,29 @@ The official text layout (Kinect v2, one file per recording)::
                 25 lines of 12 fields           (x y z depthX depthY colorX colorY
                                                  orientW orientX orientY orientZ trackingState)
 
-Reading is two passes. The structure (frame, body and joint counts, bodyIDs) is walked in Python,
-touching only the count and body lines. The numbers are then converted with vectorised NumPy code
-(:mod:`skelar.formats.decimal_table`), for one file or for a batch of files at once
-(:func:`read_ntu_skeletons`), optionally only for the fields a pipeline needs. Whenever anything is
-unusual, a line-by-line validating pass takes over, so that every defect raises
-:class:`NtuSkeletonError` with the message ``"<file>:<line>: <what is wrong>"``. Values are exactly
-Python's ``float()`` of each field (then float32 for the joints).
+Files in the canonical layout (LF line ends, one final LF, fields separated by single spaces: every
+official file) are parsed by NumPy code, many files at once (:func:`read_ntu_skeletons`) and with no
+Python work per line: the line ends are found in one pass; the body and joint counts are the lines of
+at most two characters, and their chain must tile each file exactly; the fields of all joint lines are
+then converted together, field after field (:func:`skelar.formats.decimal_table.parse_tokens_at`),
+optionally only the fields a pipeline needs. A file this path does not accept goes to a line-by-line
+validating path, which accepts unusual but valid spacing (CRLF, blank lines at the end, repeated
+spaces) and otherwise raises :class:`NtuSkeletonError` with the message ``"<file>:<line>: <what is
+wrong>"``. Values are exactly Python's ``float()`` of each field (then float32 for the joints).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from skelar.formats.decimal_table import NUMBER_PATTERN, parse_decimal_table, parse_first_fields, parse_leading_columns
+from skelar.formats.decimal_table import NUMBER_PATTERN, parse_decimal_table, parse_tokens_at
 
 __all__ = [
     "NUM_JOINTS",
@@ -89,6 +92,7 @@ class NtuSkeleton:
         return self.joints[:, :, :3]
 
 
+
 # -- reading ------------------------------------------------------------------------------------
 
 def read_ntu_skeleton(path: str | os.PathLike, fields: Sequence[str] | None = None) -> NtuSkeleton:
@@ -104,9 +108,286 @@ def read_ntu_skeleton(path: str | os.PathLike, fields: Sequence[str] | None = No
     try:
         data = Path(path).read_bytes()
     except IsADirectoryError:
-        raise NtuSkeletonError(path, 0, "is a directory, not a .skeleton file") from None
+        raise NtuSkeletonError(path, 0, _IS_DIRECTORY) from None
     return parse_ntu_skeleton(data, path, fields)
 
+
+def parse_ntu_skeleton(data: bytes, path: str = "<bytes>", fields: Sequence[str] | None = None) -> NtuSkeleton:
+    """Parse the bytes of a ``.skeleton`` file (``path`` is only used in error messages)."""
+    columns = _columns(fields)
+    buf = np.zeros(_padded(len(data)), np.uint8)
+    buf[: len(data)] = np.frombuffer(data, np.uint8)
+    out = _parse_buffer(buf, [0], [len(data)], [path], columns)[0]
+    if isinstance(out, NtuSkeletonError):
+        raise out
+    return out
+
+
+def read_ntu_skeletons(paths: Sequence[str | os.PathLike], fields: Sequence[str] | None = None
+                       ) -> list[NtuSkeleton | NtuSkeletonError]:
+    """Read several files; a malformed or unreadable file gives its :class:`NtuSkeletonError` in place.
+
+    Same results as :func:`read_ntu_skeleton` file by file, but the files are read into one buffer and
+    parsed together by vectorised code, which is much faster for many small files.
+    """
+    columns = _columns(fields)
+    out: list[NtuSkeleton | NtuSkeletonError] = []
+    for a in range(0, len(paths), _FILES_PER_PASS):
+        out.extend(_read_group([str(p) for p in paths[a : a + _FILES_PER_PASS]], columns))
+    return out
+
+
+_IS_DIRECTORY = "is a directory, not a .skeleton file"
+_FILES_PER_PASS = 32  # files parsed together: enough to spread NumPy's per-call cost, small enough for the cache
+_PAD = 64  # zero bytes after the text: fixed-width windows never run past the buffer
+_BLOCK = 2 + NUM_JOINTS  # lines per body: body-info line, joint count, joint lines
+
+
+def _padded(size: int) -> int:
+    return (size + _PAD + 7) // 8 * 8
+
+
+def _read_group(paths: list[str], columns: list[int] | None) -> list[NtuSkeleton | NtuSkeletonError]:
+    """Read ``paths`` back to back into one zero-padded buffer and parse them."""
+    out: list = [None] * len(paths)
+    sizes = []
+    for i, p in enumerate(paths):
+        try:
+            st = os.stat(p)
+            if stat.S_ISDIR(st.st_mode):
+                out[i] = NtuSkeletonError(p, 0, _IS_DIRECTORY)
+            sizes.append(st.st_size)
+        except OSError as e:
+            out[i] = NtuSkeletonError(p, 0, f"cannot read: {e.strerror or e}")
+            sizes.append(0)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    buf = np.zeros(_padded(offsets[-1]), np.uint8)
+    todo = []
+    for i, p in enumerate(paths):
+        if out[i] is not None:
+            continue
+        try:
+            with open(p, "rb", buffering=0) as f:
+                got = f.readinto(buf[offsets[i] : offsets[i] + sizes[i]])
+                changed = got != sizes[i] or f.read(1)
+        except OSError as e:
+            out[i] = NtuSkeletonError(p, 0, f"cannot read: {e.strerror or e}")
+            continue
+        if changed:  # the file changed size while being read: read it again on its own
+            try:
+                out[i] = parse_ntu_skeleton(Path(p).read_bytes(), p, [JOINT_FIELDS[k] for k in columns] if columns else None)
+            except (NtuSkeletonError, OSError) as e:
+                out[i] = e if isinstance(e, NtuSkeletonError) else NtuSkeletonError(p, 0, f"cannot read: {e}")
+            continue
+        todo.append(i)
+    if todo:
+        done = _parse_buffer(buf, [offsets[i] for i in todo], [sizes[i] for i in todo], [paths[i] for i in todo], columns)
+        for i, r in zip(todo, done):
+            out[i] = r
+    return out
+
+
+def _parse_buffer(buf: np.ndarray, offsets: list[int], sizes: list[int], paths: list[str],
+                  columns: list[int] | None) -> list[NtuSkeleton | NtuSkeletonError]:
+    """Parse the files ``buf[offsets[i] : offsets[i] + sizes[i]]`` (``buf`` zero-padded after the last).
+
+    Files in the canonical layout (LF line ends, one final LF, single spaces) go through the vectorised
+    path together; any file it does not accept is parsed on its own by the line-by-line validating
+    path, which either accepts it (unusual but valid spacing) or names the first bad line.
+    """
+    n = len(paths)
+    out: list = [None] * n
+    end = [o + s for o, s in zip(offsets, sizes)]
+    canonical = [s > 0 and buf[e - 1] == 10 and not (s > 1 and buf[e - 2] == 10) for s, e in zip(sizes, end)]
+    total = end[-1] if n else 0
+    if np.count_nonzero(buf[:total] == 13):
+        canonical = [ok and not np.count_nonzero(buf[o:e] == 13) for ok, o, e in zip(canonical, offsets, end)]
+    fast = [i for i in range(n) if canonical[i]]
+    if fast:
+        if len(fast) < n:  # keep the canonical files back to back
+            parts = [buf[offsets[i] : end[i]] for i in fast]
+            sub = np.zeros(_padded(sum(p.size for p in parts)), np.uint8)
+            np.concatenate(parts, out=sub[: sum(p.size for p in parts)])
+            sub_offsets = np.concatenate([[0], np.cumsum([p.size for p in parts])[:-1]]).tolist()
+        else:
+            sub, sub_offsets = buf, offsets
+        for i, r in zip(fast, _parse_canonical(sub, sub_offsets, [sizes[i] for i in fast], [paths[i] for i in fast], columns)):
+            out[i] = r
+    for i in range(n):
+        if out[i] is None:
+            try:
+                out[i] = _parse_careful(buf[offsets[i] : end[i]].tobytes(), paths[i], columns)
+            except NtuSkeletonError as e:
+                out[i] = e
+    return out
+
+
+def _newlines(buf: np.ndarray, total: int) -> np.ndarray:
+    """Offsets of the LF bytes in ``buf[:total]`` (``buf`` is zero beyond ``total``, its size a multiple of 8)."""
+    words = (buf == 10).view(np.uint64)  # one bit (the lowest of its byte) per LF
+    w = np.flatnonzero(words != 0)  # (much faster than nonzero() on the words themselves)
+    bits = words[w]
+    count = np.bitwise_count(bits).astype(np.int64)
+    first = np.cumsum(count) - count
+    out = np.empty(int(count.sum()), np.int64)
+    base = w * 8
+    k = 0
+    while bits.size:  # the k-th LF of every word that has more than k
+        low = bits & (~bits + np.uint64(1))
+        out[first + k] = base + (np.bitwise_count(low - np.uint64(1)) >> 3)
+        bits ^= low
+        more = bits != 0
+        bits, base, first = bits[more], base[more], first[more]
+        k += 1
+    return out
+
+
+def _body_ids(buf: np.ndarray, starts: np.ndarray, line_end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """bodyIDs at ``starts`` (digits up to the first space): values (uint64), offsets of the space, ok."""
+    width = 24
+    windows = np.ndarray((buf.size - width + 1,), np.dtype((np.void, width)), buffer=buf, strides=(1,))
+    chars = windows[starts].view(np.uint8).reshape(-1, width)
+    space = chars == 32
+    k = space.argmax(axis=1)
+    digit = chars.astype(np.int64) - 48
+    inside = np.arange(width) < k[:, None]
+    ok = space[np.arange(k.size), k] & (k >= 1) & (k <= 20) & (starts + k < line_end)
+    ok &= (((digit >= 0) & (digit <= 9)) | ~inside).all(axis=1)
+    digit[~inside] = 0
+    # left-aligned in 19 places, then divided down: exact in uint64 for up to 19 digits
+    scaled = digit[:, :19].astype(np.uint64) @ (np.uint64(10) ** np.arange(18, -1, -1, dtype=np.uint64))
+    ids = scaled // (np.uint64(10) ** np.clip(19 - k, 0, 19).astype(np.uint64))
+    for i in np.flatnonzero(ok & (k == 20)).tolist():  # 20 digits: may exceed 2**64 - 1
+        v = int(buf[starts[i] : starts[i] + 20].tobytes())
+        ok[i] = v <= _UINT64_MAX
+        ids[i] = v if ok[i] else 0
+    return ids, starts + k, ok
+
+
+def _parse_canonical(buf: np.ndarray, offsets: list[int], sizes: list[int], paths: list[str],
+                     columns: list[int] | None) -> list[NtuSkeleton | None]:
+    """The vectorised path for files in the canonical layout, back to back in ``buf``, each ending in
+    LF; ``None`` for a file it does not accept (the caller then uses the validating path)."""
+    nf = len(paths)
+    total = offsets[-1] + sizes[-1]
+    nl = _newlines(buf, total)
+    line_end = nl
+    line_start = np.empty_like(nl)
+    line_start[0] = 0
+    line_start[1:] = nl[:-1] + 1
+    first_line = np.searchsorted(nl, offsets)
+    next_file_line = np.append(first_line[1:], nl.size)
+    bad = np.zeros(nf, bool)
+
+    # frame counts: the first line of each file
+    num_frames = np.zeros(nf, np.int64)
+    for i in range(nf):
+        head = buf[offsets[i] : nl[first_line[i]]].tobytes()
+        if head.isdigit() and len(head) <= 6 and int(head) > 0:
+            num_frames[i] = int(head)
+        else:
+            bad[i] = True
+
+    # the short lines are the body counts and the joint counts ("25"); the chain of body counts must
+    # tile each file exactly: frame line, then 27 lines per body, up to the next frame line
+    length = line_end - line_start
+    short = length <= 2
+    short[first_line] = False
+    idx = np.flatnonzero(short)
+    a = buf[line_start[idx]].astype(np.int64) - 48
+    b = buf[line_start[idx] + 1].astype(np.int64) - 48
+    two = length[idx] == 2
+    is25 = two & (a == 2) & (b == 5)
+    frame = ~is25
+    fl, a, b, two = idx[frame], a[frame], b[frame], two[frame]
+    count_ok = (length[fl] >= 1) & (a >= 0) & (a <= 9) & (~two | ((b >= 0) & (b <= 9)))
+    nb = np.where(two, 10 * a + b, a)
+    count_ok &= nb <= MAX_BODIES
+    file_of = np.searchsorted(first_line, fl, side="right") - 1
+    bad[file_of[~count_ok]] = True
+    bad |= np.bincount(file_of, minlength=nf) != num_frames
+    if fl.size:
+        last = np.empty(fl.size, bool)
+        last[-1] = True
+        np.not_equal(file_of[1:], file_of[:-1], out=last[:-1])
+        first = np.empty(fl.size, bool)
+        first[0] = True
+        first[1:] = last[:-1]
+        following = np.empty_like(fl)
+        following[:-1] = fl[1:]
+        following[last] = next_file_line[file_of[last]]
+        bad[file_of[fl + 1 + _BLOCK * nb != following]] = True
+        bad[file_of[first & (fl != first_line[file_of] + 1)]] = True
+    keep = ~bad[file_of]
+    fl, nb, file_of = fl[keep], nb[keep], file_of[keep]
+    frames_before = np.cumsum(nb) - nb
+    slot = np.arange(int(nb.sum())) - np.repeat(frames_before, nb)
+    body = np.repeat(fl + 1, nb) + _BLOCK * slot
+    file_of_body = np.repeat(file_of, nb)
+    joint_count = np.zeros(nl.size + 1, bool)
+    joint_count[idx[is25]] = True
+    bad[file_of_body[~joint_count[body + 1]]] = True
+    bad |= np.bincount(np.searchsorted(first_line, idx[is25], side="right") - 1, minlength=nf) != \
+        np.bincount(file_of_body, minlength=nf)
+
+    ids, id_end, ids_ok = _body_ids(buf, line_start[body], line_end[body])
+    bad[file_of_body[~ids_ok]] = True
+    bodies_per_file = np.bincount(file_of_body, minlength=nf)
+    if columns is not None:  # the unconverted fields are only counted: 9 + 11 * 25 spaces per body
+        space = buf[:total] == 32
+        for i in np.flatnonzero(~bad).tolist():
+            bad[i] = np.count_nonzero(space[offsets[i] : offsets[i] + sizes[i]]) != bodies_per_file[i] * (9 + 11 * NUM_JOINTS)
+
+    # the numbers: the fields of all joint lines at once, field after field
+    rows = (body[:, None] + (2 + np.arange(NUM_JOINTS))).ravel()
+    file_of_row = np.repeat(file_of_body, NUM_JOINTS)
+    wanted = list(range(12)) if columns is None else columns
+    values = np.full((rows.size, 12), np.nan, np.float32)
+    starts = line_start[rows]
+    text = buf[:total]  # what the one-by-one conversion of unusual tokens may look at
+    for k in range(wanted[-1] + 1):
+        v, ends, ok = parse_tokens_at(buf, starts, text)
+        ok &= buf[ends] == (10 if k == 11 else 32)
+        bad[file_of_row[~ok]] = True
+        if k in wanted:
+            with np.errstate(over="ignore"):
+                values[:, k] = v
+        starts = np.minimum(ends + 1, total)
+    beyond = ~np.isfinite(values[:, wanted]).all(axis=1)  # finite in float64 but beyond float32
+    bad[file_of_row[beyond]] = True
+    info = None
+    if columns is None:
+        info = np.empty((body.size, 9), np.float64)
+        starts = np.minimum(id_end + 1, total)
+        for k in range(9):
+            info[:, k], ends, ok = parse_tokens_at(buf, starts, text)
+            ok &= buf[ends] == (10 if k == 8 else 32)
+            bad[file_of_body[~ok]] = True
+            starts = np.minimum(ends + 1, total)
+
+    joints = values.reshape(-1, NUM_JOINTS, 12)
+    out: list[NtuSkeleton | None] = [None] * nf
+    frame_lo = np.searchsorted(file_of, np.arange(nf))
+    frame_hi = np.searchsorted(file_of, np.arange(nf), side="right")
+    body_hi = np.cumsum(bodies_per_file)
+    body_lo = body_hi - bodies_per_file
+    for i in np.flatnonzero(~bad).tolist():
+        counts = nb[frame_lo[i] : frame_hi[i]]
+        b0, b1 = int(body_lo[i]), int(body_hi[i])
+        out[i] = NtuSkeleton(
+            path=paths[i],
+            num_frames=int(num_frames[i]),
+            body_counts=counts,
+            frame_index=np.repeat(np.arange(counts.size, dtype=np.int64), counts),
+            slot=slot[b0:b1],
+            body_id=ids[b0:b1],
+            body_info=np.full((b1 - b0, 9), np.nan) if info is None else info[b0:b1],
+            joints=joints[b0:b1],
+        )
+    return out
+
+
+# -- the validating path -------------------------------------------------------------------------
 
 def _count(lines: list[bytes], i: int, path: str, what: str) -> int:
     if i >= len(lines):
@@ -205,6 +486,7 @@ def _columns(fields: Sequence[str] | None) -> list[int] | None:
     return sorted({JOINT_FIELDS.index(f) for f in fields})
 
 
+
 @dataclass
 class _Scan:
     """The structure of one file: its (LF-normalised) bytes, line bounds, body counts and body lines."""
@@ -226,49 +508,6 @@ def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         line_end = np.append(line_end, len(data))
     return np.concatenate([[0], line_end[:-1] + 1]), line_end
 
-
-def _scan_fast(data: bytes, path: str) -> _Scan | None:
-    """The structure of a file in canonical layout, reading only the count and bodyID lines;
-    ``None`` on anything unusual (then :func:`_scan_careful` decides and names the problem)."""
-    if not data.endswith(b"\n") or data.endswith(b"\n\n") or b"\r" in data:
-        return None
-    line_start, line_end = _line_bounds(data)
-    le = line_end.tolist()  # line i spans data[le[i - 1] + 1 : le[i]]
-    n = len(le)
-    head = data[: le[0]]
-    if not head.isdigit() or len(head) > 6:
-        return None
-    num_frames = int(head)
-    block = 2 + NUM_JOINTS
-    counts = [0] * num_frames
-    bodies: list[int] = []
-    i = 1
-    try:
-        for f in range(num_frames):
-            s = data[le[i - 1] + 1 : le[i]]
-            if not s.isdigit() or len(s) > 2:
-                return None
-            nb = int(s)
-            if nb:
-                if nb > MAX_BODIES:
-                    return None
-                counts[f] = nb
-                bodies.extend(range(i + 1, i + 1 + block * nb, block))
-            i += 1 + block * nb
-    except IndexError:
-        return None
-    if i != n or num_frames == 0:
-        return None
-    joint_count = str(NUM_JOINTS).encode()
-    if any(data[le[b] + 1 : le[b + 1]] != joint_count for b in bodies):
-        return None
-    tokens = [data[le[b - 1] + 1 : le[b]].partition(b" ")[0] for b in bodies]
-    if not all(t.isdigit() and len(t) <= 20 for t in tokens):
-        return None
-    ids = [int(t) for t in tokens]
-    if ids and max(ids) > _UINT64_MAX:
-        return None
-    return _Scan(path, data, line_start, line_end, num_frames, counts, bodies, ids)
 
 
 def _scan_careful(data: bytes, path: str) -> _Scan:
@@ -292,73 +531,22 @@ def _scan_careful(data: bytes, path: str) -> _Scan:
     return _Scan(path, data, line_start[: len(lines)], line_end[: len(lines)], num_frames, counts, bodies, ids)
 
 
-def _scan(data: bytes, path: str) -> _Scan:
-    return _scan_fast(data, path) or _scan_careful(data, path)
-
-
-def _joint_rows(bodies: list[int]) -> np.ndarray:
-    return (np.asarray(bodies, np.int64)[:, None] + 2 + np.arange(NUM_JOINTS)).ravel()
-
-
-def _is_clean(data: bytes, columns: list[int] | None) -> bool:
-    """Only number characters, spaces and LF line ends; not checked (always True) when only the
-    first fields of the joint lines are read: those are validated one by one, the rest is not used."""
-    if columns is not None and columns[-1] < 3:
-        return True
-    return not data.translate(None, b"0123456789.+-eE \n")
-
-
-def _fast_numbers(c: np.ndarray, raw: bytes, line_start: np.ndarray, line_end: np.ndarray, joint_rows: np.ndarray,
-                  info_rows: np.ndarray | None, columns: list[int] | None, expected_spaces: int
-                  ) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """Joint values (rows x (12 or k)) and body-info values via the canonical-layout fast paths, or None."""
-    k = 12 if columns is None else columns[-1] + 1
-    if columns is not None and columns != list(range(k)):
-        return None
-    if columns is not None and k <= 3:
-        # only the first fields are converted; the others are only counted: the whole text must
-        # hold 11 separators per joint line and 9 per body line
-        if np.count_nonzero(c == 32) != expected_spaces:
-            return None
-        joints = parse_first_fields(c, line_start[joint_rows], line_end[joint_rows], k, raw)
-    else:
-        joints = parse_leading_columns(c, line_start[joint_rows], line_end[joint_rows], 12, k, raw)
-    if joints is None:
-        return None
-    info = None
-    if info_rows is not None:  # the 9 fields after the bodyID
-        sp = np.flatnonzero(c == 32)
-        first = np.searchsorted(sp, line_start[info_rows])
-        if first.size and first.max() >= sp.size:
-            return None
-        info = parse_leading_columns(c, sp[first] + 1, line_end[info_rows], 9, 9, raw)
-        if info is None:
-            return None
-    return joints, info
-
-
-def _spaces(scan: _Scan) -> int:
-    return len(scan.bodies) * (9 + 11 * NUM_JOINTS)
-
 
 def _build(scan: _Scan, joints: np.ndarray | None, info: np.ndarray | None, columns: list[int] | None) -> NtuSkeleton:
     body_counts = np.asarray(scan.counts, np.int64)
     B = len(scan.bodies)
     if B:
         cols = list(range(12)) if columns is None else columns
-        values = joints[:, cols] if joints.shape[1] > len(cols) else joints
         with np.errstate(over="ignore"):
-            values = values.astype(np.float32)
+            values = joints.astype(np.float32)
         if not np.isfinite(values).all():  # finite in float64 but beyond float32
             r = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
             line = scan.bodies[r // NUM_JOINTS] + 2 + r % NUM_JOINTS
             raise NtuSkeletonError(scan.path, line + 1, "a joint value is beyond the float32 range")
-        if columns is None:
-            joints = values.reshape(B, NUM_JOINTS, 12)
-        else:
-            full = np.full((B * NUM_JOINTS, 12), np.nan, np.float32)
-            full[:, columns] = values
-            joints = full.reshape(B, NUM_JOINTS, 12)
+        full = np.full((B * NUM_JOINTS, 12), np.nan, np.float32)
+        full[:, cols] = values
+        joints = full.reshape(B, NUM_JOINTS, 12)
+        if info is None:
             info = np.full((B, 9), np.nan)
     else:
         info = np.zeros((0, 9), np.float64)
@@ -375,92 +563,18 @@ def _build(scan: _Scan, joints: np.ndarray | None, info: np.ndarray | None, colu
     )
 
 
-def _numbers_one(scan: _Scan, columns: list[int] | None) -> NtuSkeleton:
-    """Convert the numbers of one scanned file (fast path if canonical, else the validating path)."""
+def _parse_careful(data: bytes, path: str, columns: list[int] | None) -> NtuSkeleton:
+    """The validating path: structure line by line, numbers table by table, naming the first bad line."""
+    scan = _scan_careful(data, path)
     if not scan.bodies:
         return _build(scan, None, None, columns)
-    c = np.frombuffer(scan.data, np.uint8)
-    rows = _joint_rows(scan.bodies)
-    info_rows = np.asarray(scan.bodies) if columns is None else None
-    fast = None
-    if _is_clean(scan.data, columns):
-        fast = _fast_numbers(c, scan.data, scan.line_start, scan.line_end, rows, info_rows, columns, _spaces(scan))
-    if fast is not None:
-        return _build(scan, *fast, columns)
-    joint_first = [i + 2 for i in scan.bodies]
-    joints = _parse_rows(scan.data, scan.line_start, scan.line_end, joint_first, NUM_JOINTS, 12, scan.path,
-                         "a joint line", columns=columns)
+    joints = _parse_rows(scan.data, scan.line_start, scan.line_end, [i + 2 for i in scan.bodies], NUM_JOINTS, 12,
+                         scan.path, "a joint line", columns=columns)
     info = None
     if columns is None:
         info = _parse_rows(scan.data, scan.line_start, scan.line_end, scan.bodies, 1, 9, scan.path,
                            "the body-info line", skip_first_token=True)
     return _build(scan, joints, info, columns)
-
-
-def parse_ntu_skeleton(data: bytes, path: str = "<bytes>", fields: Sequence[str] | None = None) -> NtuSkeleton:
-    """Parse the bytes of a ``.skeleton`` file (``path`` is only used in error messages)."""
-    columns = _columns(fields)
-    return _numbers_one(_scan(data, path), columns)
-
-
-def read_ntu_skeletons(paths: Sequence[str | os.PathLike], fields: Sequence[str] | None = None
-                       ) -> list[NtuSkeleton | NtuSkeletonError]:
-    """Read several files; a malformed or unreadable file gives its :class:`NtuSkeletonError` in place.
-
-    Same results as :func:`read_ntu_skeleton` file by file, but the numbers of all files in canonical
-    layout are converted together in one vectorised pass (NumPy's per-call overhead is paid once per
-    batch instead of once per file).
-    """
-    columns = _columns(fields)
-    out: list[NtuSkeleton | NtuSkeletonError | None] = [None] * len(paths)
-    batch: list[tuple[int, _Scan]] = []
-    for i, p in enumerate(paths):
-        try:
-            try:
-                data = Path(p).read_bytes()
-            except OSError as e:
-                raise NtuSkeletonError(str(p), 0, f"cannot read: {e.strerror or e}") from None
-            scan = _scan(data, str(p))
-        except NtuSkeletonError as e:
-            out[i] = e
-            continue
-        if scan.bodies:
-            batch.append((i, scan))
-        else:
-            out[i] = _build(scan, None, None, columns)
-    if batch:
-        big = b"".join([s.data for _, s in batch] + [b"\n" * 16])  # the tail keeps windows in bounds
-        fast = None
-        if all(s.data.endswith(b"\n") for _, s in batch) and _is_clean(big, columns):
-            byte_off = np.cumsum([0] + [len(s.data) for _, s in batch[:-1]])
-            line_start = np.concatenate([s.line_start + o for (_, s), o in zip(batch, byte_off)])
-            line_end = np.concatenate([s.line_end + o for (_, s), o in zip(batch, byte_off)])
-            line_off = np.cumsum([0] + [len(s.line_start) for _, s in batch[:-1]])
-            rows = np.concatenate([_joint_rows(s.bodies) + o for (_, s), o in zip(batch, line_off)])
-            info_rows = None
-            if columns is None:
-                info_rows = np.concatenate([np.asarray(s.bodies) + o for (_, s), o in zip(batch, line_off)])
-            spaces = sum(_spaces(s) for _, s in batch)
-            fast = _fast_numbers(np.frombuffer(big, np.uint8), big, line_start, line_end, rows, info_rows, columns,
-                                 spaces)
-        if fast is not None:
-            joints, info = fast
-            j0 = b0 = 0
-            for i, scan in batch:
-                B = len(scan.bodies)
-                try:
-                    out[i] = _build(scan, joints[j0 : j0 + B * NUM_JOINTS],
-                                    None if info is None else info[b0 : b0 + B], columns)
-                except NtuSkeletonError as e:
-                    out[i] = e
-                j0, b0 = j0 + B * NUM_JOINTS, b0 + B
-        else:  # something unusual in the batch: file by file, with precise errors
-            for i, scan in batch:
-                try:
-                    out[i] = _numbers_one(scan, columns)
-                except NtuSkeletonError as e:
-                    out[i] = e
-    return out  # type: ignore[return-value]
 
 
 # -- writing ------------------------------------------------------------------------------------
