@@ -83,7 +83,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
         "persons": 2,
     },
 }
-_FORMAT = 2  # version of the OUT.partial layout
+_FORMAT = 3  # version of the OUT.partial layout
 
 
 @dataclass
@@ -151,22 +151,28 @@ def _work(item: tuple[list[str], str]) -> list[Result]:
     return process_ntu_files(*item)
 
 
-_SHARD_KEYS = ("names", "ok_names", "lengths", "frames", "problems")
+_SHARD_KEYS = ("names", "ok_names", "lengths", "problems")
 
 
 def _write_shard(path: Path, results: list[tuple]) -> None:
-    """One shard file: the arrays of ``_SHARD_KEYS`` as consecutive ``.npy`` records (no zip, no
-    checksum pass), written to a temporary name, flushed to disk and renamed into place."""
+    """One shard file: the arrays of ``_SHARD_KEYS``, then the frames of every usable sample as one
+    ``(total T, 3, 25, 2)`` float32 array, as consecutive ``.npy`` records (no zip, no checksum pass,
+    no concatenation in memory: each sample's frames are written where they lie), written to a
+    temporary name, flushed to disk and renamed into place."""
     ok = [r for r in results if r[1] is not None]
-    frames = (np.concatenate([r[1].transpose(1, 0, 2, 3) for r in ok]) if ok
-              else np.zeros((0, 3, 25, 2), np.float32))
+    frames = [np.ascontiguousarray(r[1].transpose(1, 0, 2, 3), dtype=np.float32) for r in ok]
     problems = [[r[0], r[2], r[3]] for r in results if r[1] is None]
     arrays = (np.asarray([r[0] for r in results], dtype=str), np.asarray([r[0] for r in ok], dtype=str),
-              np.asarray([r[1].shape[1] for r in ok], np.int64), frames, np.asarray(json.dumps(problems)))
+              np.asarray([len(f) for f in frames], np.int64), np.asarray(json.dumps(problems)))
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+              "shape": (sum(len(f) for f in frames), 3, 25, 2)}
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         for arr in arrays:
             np.save(f, arr, allow_pickle=False)
+        np.lib.format.write_array_header_1_0(f, header)
+        for fr in frames:
+            f.write(memoryview(fr).cast("B"))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -175,10 +181,14 @@ def _write_shard(path: Path, results: list[tuple]) -> None:
 def _read_shard(path: Path) -> tuple[list[str], Iterator[tuple[str, np.ndarray]], list[list[str]]]:
     with open(path, "rb") as f:
         z = {key: np.load(f, allow_pickle=False) for key in _SHARD_KEYS}
+        np.lib.format.read_magic(f)
+        shape, _, _ = np.lib.format.read_array_header_1_0(f)
+        offset = f.tell()
     names = [str(n) for n in z["names"]]
     lengths = z["lengths"]
     ok_names = [str(n) for n in z["ok_names"]]
-    frames = z["frames"]
+    # memory-mapped: the frames go from the page cache to the writer without an extra copy
+    frames = np.memmap(path, np.float32, "r", offset, shape) if shape[0] else np.zeros(shape, np.float32)
 
     def samples() -> Iterator[tuple[str, np.ndarray]]:
         offsets = np.concatenate([[0], np.cumsum(lengths)])

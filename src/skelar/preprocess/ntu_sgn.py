@@ -248,13 +248,16 @@ def sgn_align(joints: np.ndarray, max_frames: int = 300) -> np.ndarray:
 
 
 def sgn_to_canonical(joints: np.ndarray) -> np.ndarray:
-    """``(T, 75|150)`` rows (actor-major, joint-major, xyz) -> ``(3, T, 25, 2)`` float32."""
+    """``(T, 75|150)`` rows (actor-major, joint-major, xyz) -> ``(3, T, 25, 2)`` float32.
+
+    The result is a view of a frame-major ``(T, 3, 25, 2)`` array: the layout prepared datasets
+    store, so that writing it needs no further copy."""
     T, cols = joints.shape
     if cols not in (75, 150):
         raise ValueError(f"expected 75 or 150 columns, got {cols}")
-    out = np.zeros((3, T, 25, 2), np.float32)
-    out[..., : cols // 75] = joints.reshape(T, cols // 75, 25, 3).transpose(3, 0, 2, 1)
-    return out
+    out = np.zeros((T, 3, 25, 2), np.float32)
+    out[..., : cols // 75] = joints.reshape(T, cols // 75, 25, 3).transpose(0, 3, 2, 1)
+    return out.transpose(1, 0, 2, 3)
 
 
 def sgn_process(ske: NtuSkeleton, name: str | None = None, params: dict[str, Any] | None = None) -> SgnResult:
