@@ -39,8 +39,10 @@ def shared():
 
 
 @pytest.fixture(autouse=True)
-def _few_threads():
+def _one_thread():
+    """One torch thread per test: on a shared 2-core machine, 2 threads that wait on each other (OpenMP
+    spinning) made small CTR-GCN forwards 40x slower; the tests' tensors are too small to gain from more."""
     import torch
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(1)
     yield

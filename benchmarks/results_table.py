@@ -1,0 +1,79 @@
+"""Collect finished training runs into the markdown table of ``docs/results.md``.
+
+Usage::
+
+    python benchmarks/results_table.py runs/ucla/sgn-s0 runs/ucla/sgn-s1 ... [--group-by-seed-suffix]
+
+Runs are grouped by their directory name without a trailing ``-s<seed>``; each group gives one row:
+test top-1 as mean ± sample standard deviation over its runs (and each run's value), the selected
+epoch, parameters and FLOPs per clip (counted on the model rebuilt from the checkpoint's metadata),
+and the training wall time (sum of the epochs' ``time_s`` in ``metrics.csv``; evaluation of the
+validation set included, the final test excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+
+def _run_row(run: Path) -> dict:
+    import torch
+
+    from skelar.engine.checkpoint import model_from_checkpoint
+    from skelar.models.profile import count_flops, count_parameters, example_input
+
+    report = json.loads((run / "report.json").read_text())
+    with open(run / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    model, ckpt = model_from_checkpoint(run / report["checkpoint"])
+    torch.manual_seed(0)
+    flops = count_flops(model, example_input(model))
+    meta = ckpt["metadata"]
+    return {
+        "run": run.name,
+        "model": meta["model"]["name"],
+        "seed": (meta.get("config") or {}).get("seed"),
+        "top1": 100 * report["test"]["top1"],
+        "val": 100 * report.get("best_val_top1", float("nan")),
+        "epoch": report.get("checkpoint_epoch"),
+        "epochs": len(rows),
+        "params": count_parameters(model),
+        "gflops": flops / 1e9,
+        "minutes": sum(float(r["time_s"]) for r in rows) / 60,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--json", type=Path, help="also write the per-run rows as JSON")
+    args = p.parse_args(argv)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    per_run = []
+    for run in args.runs:
+        row = _run_row(run)
+        per_run.append(row)
+        groups[re.sub(r"-s\d+$", "", run.name)].append(row)
+    print("| runs | model | seeds | test top-1 (%) mean ± std | per seed | val top-1 (%) | params | GFLOPs/clip | train time/run (min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, rows in groups.items():
+        tops = [r["top1"] for r in rows]
+        std = f" ± {statistics.stdev(tops):.2f}" if len(tops) > 1 else " (one run)"
+        print(
+            f"| {name} | `{rows[0]['model']}` | {', '.join(str(r['seed']) for r in rows)} | {statistics.mean(tops):.2f}{std} "
+            f"| {' / '.join(f'{t:.2f}' for t in tops)} | {statistics.mean(r['val'] for r in rows):.2f} "
+            f"| {rows[0]['params']:,} | {rows[0]['gflops']:.3f} | {statistics.mean(r['minutes'] for r in rows):.1f} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(per_run, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
