@@ -19,13 +19,6 @@ from skelar.models.sf_losses import sf_head_losses
 FIXTURES = {"ctrgcn_ntu60": dict(num_classes=60), "ctrgcn_ucla": dict(num_classes=10, layout="ucla20")}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on the shared 2-core machine, 2 threads spin-wait and run 5-10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _fixture(shared, name):

@@ -23,13 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny forward passes: one thread (on a busy 2-core machine two threads made them ~40x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _prepared(cfg) -> PreparedDataset | None:

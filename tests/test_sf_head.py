@@ -16,13 +16,6 @@ from skelar.models.sf_losses import feature_consistency_loss, feature_redundancy
 FIXTURES = {"sfhead_c64_g8": 64, "sfhead_c128_g8": 128}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on the shared 2-core machine, 2 threads spin-wait and run 5-10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _load(shared, name):

@@ -30,16 +30,11 @@ SCORES_FILE = "test_scores.npz"
 COMBINE_MODES = ("logits", "softmax")
 
 
-@dataclass
-class ScoreSet:
-    """One evaluation's scores: ``scores (N, K)``, ``labels``/``names``/``indices (N,)``, ``classes (K)``."""
+class _Accuracies:
+    """``top1``/``top5`` of ``scores`` against ``labels``."""
 
-    path: Path
     scores: np.ndarray
     labels: np.ndarray
-    names: np.ndarray
-    indices: np.ndarray
-    classes: list[str]
 
     @property
     def top1(self) -> float:
@@ -51,7 +46,19 @@ class ScoreSet:
 
 
 @dataclass
-class EnsembleResult:
+class ScoreSet(_Accuracies):
+    """One evaluation's scores: ``scores (N, K)``, ``labels``/``names``/``indices (N,)``, ``classes (K)``."""
+
+    path: Path
+    scores: np.ndarray
+    labels: np.ndarray
+    names: np.ndarray
+    indices: np.ndarray
+    classes: list[str]
+
+
+@dataclass
+class EnsembleResult(_Accuracies):
     """The combined scores (rows in the first input's order) and what went into them."""
 
     scores: np.ndarray
@@ -63,14 +70,6 @@ class EnsembleResult:
     combine: str
     inputs: list[ScoreSet] = field(default_factory=list)
     split: str = "test"  # the inputs' common "<split>_scores.npz" prefix (else "test"); names the output files
-
-    @property
-    def top1(self) -> float:
-        return topk_accuracy(self.scores, self.labels, 1)
-
-    @property
-    def top5(self) -> float:
-        return topk_accuracy(self.scores, self.labels, 5)
 
 
 def scores_path(path: str | Path) -> Path:
