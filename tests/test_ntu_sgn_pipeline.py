@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from skelar.formats.ntu_skeleton import NtuSkeleton, read_ntu_skeleton
+from skelar.preprocess.ntu_sgn import _motions
 from skelar.preprocess.ntu_sgn import (
     SgnPipelineError,
     sgn_align,
     sgn_denoise,
     sgn_process,
     sgn_raw_bodies,
+    sgn_sample,
     sgn_to_canonical,
     sgn_translate,
 )
@@ -178,3 +180,55 @@ def test_unusable_recordings_raise_clear_errors():
         sgn_translate(np.zeros((4, 75), np.float32))
     with pytest.raises(ValueError, match="more than max_frames"):
         sgn_align(np.ones((301, 75), np.float32))
+
+
+# -- fast paths: same values as the stage-by-stage pipeline -------------------------------------------
+
+def test_motions_equal_numpy_variance_bit_for_bit():
+    """The bodies' motions, computed side by side, are exactly the reference's np.sum(np.var(.., axis=0))."""
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        bodies = []
+        for _ in range(int(rng.integers(1, 5))):
+            n = int(rng.integers(1, 300))
+            x = (rng.normal(size=(n, 25, 3)) * rng.uniform(0.01, 5) + rng.normal(size=3) * 3).astype(np.float32)
+            if trial % 5 == 0:
+                x[rng.random(n) < 0.3] = 0
+            if trial % 13 == 0:
+                x[:] = -0.0
+            bodies.append(x)
+        for x, got in zip(bodies, _motions(bodies)):
+            want = np.sum(np.var(x.reshape(-1, 3), axis=0))
+            assert got.dtype == want.dtype == np.float32 and got.tobytes() == want.tobytes()
+
+
+def _sample_cases(shared) -> list[tuple[str, NtuSkeleton]]:
+    cases = [(p.stem, read_ntu_skeleton(p, fields=("x", "y", "z")))
+             for p in sorted((SHARED / "data" / "ntu-samples" / "skeletons").glob("*.skeleton"))
+             + sorted(shared("data", "ntu-synthetic").glob("*.skeleton"))]
+    rng = np.random.default_rng(3)
+    body = [rng.normal(size=(25, 3)).astype(np.float32) for _ in range(14)]
+    zero = np.zeros((25, 3), np.float32)
+    cases += [
+        ("leading zero frame", _skeleton([[(5, zero)], [(5, body[0])], [(5, body[1])]])),
+        ("frames without body", _skeleton([[], [(5, body[0])], [], [(5, body[1])], []])),
+        ("two bodyIDs", _skeleton([[(5, body[i]), (6, body[-1 - i])] for i in range(14)])),
+        ("one bodyID twice in a frame", _skeleton([[(5, body[0]), (5, body[1])], [(5, body[2])]])),
+        ("actor zero throughout", _skeleton([[(5, zero)], [(5, zero)]])),
+    ]
+    return cases
+
+
+def test_sgn_sample_equals_sgn_process(shared):
+    for name, ske in _sample_cases(shared):
+        for params in (None, {"origin_joint": 3}):
+            try:
+                want = sgn_process(ske, name, params).data
+            except SgnPipelineError as e:
+                with pytest.raises(SgnPipelineError) as err:
+                    sgn_sample(ske, name, params)
+                assert str(err.value) == str(e)
+                continue
+            got = sgn_sample(ske, name, params)
+            assert got.shape == want.shape and got.dtype == np.float32, name
+            np.testing.assert_array_equal(got, want, err_msg=name)

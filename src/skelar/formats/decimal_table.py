@@ -26,53 +26,71 @@ __all__ = ["parse_decimal_table", "parse_tokens_at", "tokens_to_float", "NUMBER_
 NUMBER_PATTERN = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _FIELD = re.compile(rb"[^ \n]*")  # a token for parse_tokens_at: up to the next space or LF
 _WIDTH = 16  # characters looked at per token: a plain token has at most 15, then its terminator
-_POW10 = 10.0 ** np.arange(23)
-_SLOT_WEIGHT = 10.0 ** np.arange(_WIDTH - 2, -1, -1)  # character j weighs 10**(14 - j)
+_NARROW = 12  # first pass of parse_tokens_at: tokens of at most 11 characters (nearly all of them)
+# divisors 10**e (e < 32), negated at index 32 + e: the sign rides on the one division
+_SIGNED_POW10 = np.concatenate([10.0 ** np.minimum(np.arange(32), 22), -(10.0 ** np.minimum(np.arange(32), 22))])
 _ALLOWED_BYTES = b"0123456789.+-eE \t\n"
-_CHUNK = 8192  # tokens converted together: the (16, chunk) work arrays stay in the CPU cache
+_CHUNK = 16384  # tokens converted together: the work arrays stay in the CPU caches
 
 
-def _columns_at(c: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``(16, n)`` uint8: column ``i`` holds ``c[starts[i] : starts[i] + 16]`` (zeros past the end of ``c``)."""
-    if starts.size and int(starts.max()) + _WIDTH > c.size:
-        padded = np.zeros(int(starts.max()) + _WIDTH, np.uint8)
+def _columns_at(c: np.ndarray, starts: np.ndarray, width: int = _WIDTH) -> np.ndarray:
+    """``(width, n)`` uint8: column ``i`` holds ``c[starts[i] : starts[i] + width]`` (zeros past the end of ``c``)."""
+    if starts.size and int(starts.max()) + width > c.size:
+        padded = np.zeros(int(starts.max()) + width, np.uint8)
         padded[: c.size] = c
         c = padded
     c = np.ascontiguousarray(c)
-    windows = np.ndarray((c.size - _WIDTH + 1,), np.dtype((np.void, _WIDTH)), buffer=c, strides=(1,))
-    return np.ascontiguousarray(windows[starts].view(np.uint8).reshape(-1, _WIDTH).T)
+    windows = np.ndarray((c.size - width + 1,), np.dtype((np.void, width)), buffer=c, strides=(1,))
+    return np.ascontiguousarray(windows[starts].view(np.uint8).reshape(-1, width).T)
 
 
-def _plain_values(chars: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values of the tokens in the columns of ``chars`` (``(16, n)`` uint8; ``inside`` marks each
-    token's characters, a prefix of its column) and whether each is plain (otherwise its value is
-    meaningless)."""
+def _plain_values(chars: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values of the tokens in the columns of ``chars`` (``(W, n)`` uint8; ``inside`` marks each
+    token's characters, a prefix of its column), whether each is plain (otherwise its value is
+    meaningless) and the token lengths (uint8)."""
+    width = chars.shape[0]
     digit = chars - np.uint8(48)  # zeros and other bytes wrap to >= 10
     is_digit = digit < 10
     is_digit &= inside
     is_dot = chars == 46
     is_dot &= inside
-    after_dot = np.empty_like(is_dot)
-    after_dot[0] = False
-    for j in range(1, _WIDTH):
-        np.logical_or(after_dot[j - 1], is_dot[j - 1], out=after_dot[j])
     length = np.add.reduce(inside, axis=0, dtype=np.uint8)
     n_digit = np.add.reduce(is_digit, axis=0, dtype=np.uint8)
     n_dot = np.add.reduce(is_dot, axis=0, dtype=np.uint8)
     neg = chars[0] == 45
     sign = neg | (chars[0] == 43)
-    # the characters are the digits, at most one dot and a leading sign; at most 15 of them
-    plain = (n_digit >= 1) & (n_dot <= 1) & (n_digit + n_dot + sign == length) & ~inside[_WIDTH - 1]
-    digit *= is_digit
+    # the characters are the digits, at most one dot and a leading sign; fewer than `width` of them
+    plain = (n_digit >= 1) & (n_dot <= 1) & (n_digit + n_dot + sign == length) & ~inside[width - 1]
+    after_dot = np.empty_like(is_dot)
+    after_dot[0] = False
+    for j in range(1, width):
+        np.logical_or(after_dot[j - 1], is_dot[j - 1], out=after_dot[j])
     after_dot &= is_digit
     n_frac = np.add.reduce(after_dot, axis=0, dtype=np.uint8)
+    digit *= is_digit
     digit += digit * np.uint8(9) * after_dot  # digits after the dot count ten times: no gap at the dot
-    # integer < 10**15: the number times 10**(16 - length) with a dot, 10**(15 - length) without
-    scaled = _SLOT_WEIGHT @ digit[: _WIDTH - 1].astype(np.float64)
-    exponent = np.where(n_dot > 0, 16 + n_frac.astype(np.int16), 15) - length
-    val = scaled / _POW10[np.clip(exponent, 0, 22)]  # one correctly rounded division
-    np.negative(val, out=val, where=neg)
-    return val, plain
+    # an integer below 10**(width - 1): the number times 10**(width - length), with a dot, or
+    # 10**(width - 1 - length) without (both exact in float64 for width <= 16)
+    scaled = _slot_weights(width) @ digit[: width - 1].astype(np.float64)
+    exponent = np.uint8(width - 1) - length + n_dot * (n_frac + np.uint8(1))  # in [0, 31] when plain
+    exponent &= np.uint8(31)
+    exponent |= neg.view(np.uint8) << np.uint8(5)
+    val = scaled / _SIGNED_POW10[exponent]  # one correctly rounded division (by -10**e for a minus sign)
+    return val, plain, length
+
+
+def _slot_weights(width: int) -> np.ndarray:
+    return 10.0 ** np.arange(width - 2, -1, -1)
+
+
+def _convert_at(c: np.ndarray, starts: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_plain_values`` of the tokens from ``starts`` to the next space or LF, ``width`` characters looked at."""
+    chars = _columns_at(c, starts, width)
+    inside = chars != 32
+    inside &= chars != 10
+    for j in range(1, width):
+        np.logical_and(inside[j - 1], inside[j], out=inside[j])
+    return _plain_values(chars, inside)
 
 
 def parse_tokens_at(c: np.ndarray, starts: np.ndarray, raw=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,16 +102,15 @@ def parse_tokens_at(c: np.ndarray, starts: np.ndarray, raw=None) -> tuple[np.nda
     """
     n = starts.size
     values = np.empty(n, np.float64)
-    ends = np.empty(n, np.int64)
     ok = np.empty(n, bool)
+    length = np.empty(n, np.uint8)
     for a in range(0, n, _CHUNK):
-        s = starts[a : a + _CHUNK]
-        chars = _columns_at(c, s)
-        inside = (chars != 32) & (chars != 10)
-        for j in range(1, _WIDTH):
-            np.logical_and(inside[j - 1], inside[j], out=inside[j])
-        values[a : a + _CHUNK], ok[a : a + _CHUNK] = _plain_values(chars, inside)
-        ends[a : a + _CHUNK] = s + np.add.reduce(inside, axis=0, dtype=np.uint8)
+        values[a : a + _CHUNK], ok[a : a + _CHUNK], length[a : a + _CHUNK] = _convert_at(c, starts[a : a + _CHUNK], _NARROW)
+    ends = starts + length
+    longer = np.flatnonzero(~ok & (length == _NARROW))
+    if longer.size:  # tokens of 12 to 15 characters: once more, looking further
+        v, p, ln = _convert_at(c, starts[longer], _WIDTH)
+        values[longer], ok[longer], ends[longer] = v, p, starts[longer] + ln
     odd = np.flatnonzero(~ok)
     if odd.size:  # exponents, long tokens, anything unusual: one by one
         raw = c if raw is None else raw
@@ -116,7 +133,7 @@ def tokens_to_float(c: np.ndarray, starts: np.ndarray, ends: np.ndarray, raw=Non
     for a in range(0, n, _CHUNK):
         s, e = starts[a : a + _CHUNK], ends[a : a + _CHUNK]
         inside = rows < (e - s)
-        values[a : a + _CHUNK], plain[a : a + _CHUNK] = _plain_values(_columns_at(c, s), inside)
+        values[a : a + _CHUNK], plain[a : a + _CHUNK], _ = _plain_values(_columns_at(c, s), inside)
     odd = np.flatnonzero(~plain)
     if odd.size:
         raw = c.tobytes() if raw is None else raw

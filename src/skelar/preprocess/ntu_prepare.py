@@ -29,7 +29,7 @@ from skelar.data.prepared import PreparedDataset, PreparedWriter, SampleMeta
 from skelar.formats.ntu_skeleton import NTU_NAME_RE, NtuSkeleton, NtuSkeletonError, read_ntu_skeletons
 from skelar.preprocess.ntu_classes import ntu_classes
 from skelar.preprocess.ntu_protocols import NTU_PROTOCOLS, in_dataset, name_fields, protocol_split, read_missing_list
-from skelar.preprocess.ntu_sgn import SGN_PARAMS, SgnPipelineError, sgn_process
+from skelar.preprocess.ntu_sgn import SGN_PARAMS, SgnPipelineError, sgn_sample
 from skelar.preprocess.protocol_parts import protocol_parts
 
 __all__ = ["PIPELINES", "PrepareResult", "prepare_ntu", "find_skeleton_files", "process_ntu_file", "process_ntu_files"]
@@ -126,7 +126,7 @@ def _process_one(path: str, ske: NtuSkeleton | NtuSkeletonError, pipeline: str) 
             from skelar.preprocess.ntu_energy import energy_pipeline
 
             return name, energy_pipeline(ske, pad_null_frames=pipeline == "energy_2sagcn"), None, None
-        return name, sgn_process(ske, name).data, None, None
+        return name, sgn_sample(ske, name), None, None
     except SgnPipelineError as e:
         return name, None, "unusable", f"{path}: {e}"
     except Exception as e:  # noqa: BLE001 - one unusable file must not lose the others
@@ -342,7 +342,7 @@ def prepare_ntu(
     return PrepareResult(out=out, num_samples=len(PreparedDataset(out)), report=report)
 
 
-_BATCH = 16  # files parsed together by one worker call
+_BATCH = 32  # files parsed together by one worker call
 
 
 def _run_shards(shards, shard_path, pending, files, pipeline, workers, progress, done, total, on_shard) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "sgn_align",
     "sgn_to_canonical",
     "sgn_process",
+    "sgn_sample",
 ]
 
 SGN_PARAMS: dict[str, Any] = {
@@ -93,9 +94,32 @@ class SgnResult:
     log: dict[str, Any] = field(default_factory=dict)
 
 
+def _motions(bodies: list[np.ndarray]) -> list[np.float32]:
+    """The reference's ``np.sum(np.var(joints, axis=0))`` of each body's ``(n*25, 3)`` float32 joints,
+    bit for bit, all bodies in one go: NumPy's variance steps (sum, divide by the count, subtract,
+    square, sum, divide) on the bodies side by side as columns of one zero-padded array. NumPy sums an
+    ``(n, k)`` array over axis 0 row after row, so each column is summed exactly as on its own (the
+    padding adds zeros; a -0.0 sum turning into +0.0 changes no variance)."""
+    rows = [np.asarray(b, np.float32).reshape(-1, 3) for b in bodies]
+    lengths = [len(r) for r in rows]
+    side = np.zeros((max(lengths), 3 * len(rows)), np.float32)
+    for k, r in enumerate(rows):
+        side[: len(r), 3 * k : 3 * k + 3] = r
+    count = np.repeat(np.asarray(lengths, np.intp), 3)
+    mean = np.add.reduce(side, axis=0)
+    np.true_divide(mean, count, out=mean, casting="unsafe")
+    dev = np.subtract(side, mean)
+    np.square(dev, out=dev)
+    for k, n in enumerate(lengths):
+        dev[n:, 3 * k : 3 * k + 3] = 0
+    var = np.add.reduce(dev, axis=0)
+    np.true_divide(var, count, out=var, casting="unsafe")
+    return [np.sum(var[3 * k : 3 * k + 3]) for k in range(len(rows))]
+
+
 def _motion(joints: np.ndarray) -> np.float32:
-    # the reference's float32 variance over an (n*25, 3) array; same call -> same bits
-    return np.sum(np.var(np.ascontiguousarray(joints).reshape(-1, 3), axis=0))
+    """The reference's motion of one body (see :func:`_motions`)."""
+    return _motions([joints])[0]
 
 
 def sgn_raw_bodies(ske: NtuSkeleton, name: str | None = None) -> SgnRaw:
@@ -123,8 +147,8 @@ def sgn_raw_bodies(ske: NtuSkeleton, name: str | None = None) -> SgnRaw:
             interval=start + np.arange(len(entries), dtype=np.int64),
         ))
     if len(bodies) > 1:
-        for b in bodies:
-            b.motion = _motion(b.joints)
+        for b, motion in zip(bodies, _motions([b.joints for b in bodies])):
+            b.motion = motion
     return SgnRaw(name=name, num_frames=num_valid, frames_drop=frames_drop, bodies=bodies)
 
 
@@ -267,3 +291,23 @@ def sgn_process(ske: NtuSkeleton, name: str | None = None, params: dict[str, Any
     p = {**SGN_PARAMS, **(params or {})}
     translated = sgn_translate(denoised, p["origin_joint"], raw.name)
     return SgnResult(raw=raw, denoised=denoised, translated=translated, data=sgn_to_canonical(translated), log=log)
+
+
+def sgn_sample(ske: NtuSkeleton, name: str | None = None, params: dict[str, Any] | None = None) -> np.ndarray:
+    """The final ``(3, T, 25, 2)`` float32 sample of :func:`sgn_process`, the same values, computed in
+    one step for the common recording: one bodyID, listed once in every frame that has a body (then
+    no stage selects anything: the frames are translated and laid out). Other recordings go through
+    :func:`sgn_process`."""
+    ids = np.asarray(ske.body_id)
+    joints = ske.joints
+    if (len(ids) and joints.dtype == np.float32 and (ids == ids[0]).all()
+            and len(ids) == np.count_nonzero(ske.body_counts)):
+        xyz = joints[:, :, :3]
+        present = np.flatnonzero(xyz.any(axis=(1, 2)))
+        if present.size:
+            origin_joint = {**SGN_PARAMS, **(params or {})}["origin_joint"]
+            origin = xyz[present[0], origin_joint].copy()
+            out = np.zeros((len(ids), 3, 25, 2), np.float32)
+            np.subtract(xyz.transpose(0, 2, 1), origin[:, None], out=out[..., 0])
+            return out.transpose(1, 0, 2, 3)
+    return sgn_process(ske, name, params).data
