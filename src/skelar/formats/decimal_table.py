@@ -104,8 +104,9 @@ def parse_tokens_at(c: np.ndarray, starts: np.ndarray, raw=None) -> tuple[np.nda
     values = np.empty(n, np.float64)
     ok = np.empty(n, bool)
     length = np.empty(n, np.uint8)
-    for a in range(0, n, _CHUNK):
-        values[a : a + _CHUNK], ok[a : a + _CHUNK], length[a : a + _CHUNK] = _convert_at(c, starts[a : a + _CHUNK], _NARROW)
+    step = max(1, -(-n // max(1, -(-n // _CHUNK))))  # equal chunks of at most _CHUNK: no small last one
+    for a in range(0, n, step):
+        values[a : a + step], ok[a : a + step], length[a : a + step] = _convert_at(c, starts[a : a + step], _NARROW)
     ends = starts + length
     longer = np.flatnonzero(~ok & (length == _NARROW))
     if longer.size:  # tokens of 12 to 15 characters: once more, looking further

@@ -1,11 +1,15 @@
 """Prepare NTU RGB+D 60/120 from the raw ``.skeleton`` files: parallel, resumable, memory-bounded.
 
-Work proceeds in shards of ``shard_size`` files (in name order). Each finished shard is written
-atomically to ``OUT.partial/shard_NNNNN.npy``; an interrupted run started again with the same inputs
-and options skips the finished shards, and the final dataset is byte-identical to that of an
-uninterrupted run. The final step streams the shards one at a time into a
-:class:`~skelar.data.prepared.PreparedWriter`, so memory stays bounded by one shard whatever the
-corpus size (the full NTU120 has 114,480 files); ``OUT.partial`` is removed at the end.
+Work proceeds in shards of ``shard_size`` files (in name order). Each shard is processed in parts (one
+part with one worker; several, spread over the worker processes, with more): a worker parses its
+part's files together, runs the pipeline and writes the part file itself (``OUT.partial/part_*.npy``,
+atomically), so no sample data passes between processes. When all parts of shard ``k`` are on disk,
+the marker ``OUT.partial/shard_NNNNN.npy`` (the list of its parts) is written atomically. An
+interrupted run started again with the same inputs and options skips the finished shards, and the
+final dataset is byte-identical to that of an uninterrupted run. The final step streams the parts one
+at a time (memory-mapped) into a :class:`~skelar.data.prepared.PreparedWriter`, so memory stays
+bounded by one part per worker whatever the corpus size (the full NTU120 has 114,480 files);
+``OUT.partial`` is removed at the end.
 
 Files that cannot be used are reported, never silently dropped: ``OUT/prepare_report.json`` lists
 samples excluded by the missing-skeleton list, files with no body in any frame, malformed files (with
@@ -83,7 +87,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
         "persons": 2,
     },
 }
-_FORMAT = 3  # version of the OUT.partial layout
+_FORMAT = 4  # version of the OUT.partial layout
 
 
 @dataclass
@@ -147,23 +151,29 @@ def process_ntu_file(path: str, pipeline: str = "sgn") -> Result:
     return process_ntu_files([path], pipeline)[0]
 
 
-def _work(item: tuple[list[str], str]) -> list[Result]:
-    return process_ntu_files(*item)
+def _work(task: tuple[int, int, list[str], str, str]) -> tuple[int, int, int]:
+    """One part of a shard, in a worker: process its files in batches and write the part file."""
+    k, j, paths, pipeline, out = task
+    results: list[Result] = []
+    for i in range(0, len(paths), _BATCH):
+        results.extend(process_ntu_files(paths[i : i + _BATCH], pipeline))
+    _write_part(Path(out), results)
+    return k, j, len(paths)
 
 
-_SHARD_KEYS = ("names", "ok_names", "lengths", "problems")
+_PART_KEYS = ("ok_names", "lengths", "problems")
 
 
-def _write_shard(path: Path, results: list[tuple]) -> None:
-    """One shard file: the arrays of ``_SHARD_KEYS``, then the frames of every usable sample as one
+def _write_part(path: Path, results: list[tuple]) -> None:
+    """One part file: the arrays of ``_PART_KEYS``, then the frames of every usable sample as one
     ``(total T, 3, 25, 2)`` float32 array, as consecutive ``.npy`` records (no zip, no checksum pass,
     no concatenation in memory: each sample's frames are written where they lie), written to a
     temporary name, flushed to disk and renamed into place."""
     ok = [r for r in results if r[1] is not None]
     frames = [np.ascontiguousarray(r[1].transpose(1, 0, 2, 3), dtype=np.float32) for r in ok]
     problems = [[r[0], r[2], r[3]] for r in results if r[1] is None]
-    arrays = (np.asarray([r[0] for r in results], dtype=str), np.asarray([r[0] for r in ok], dtype=str),
-              np.asarray([len(f) for f in frames], np.int64), np.asarray(json.dumps(problems)))
+    arrays = (np.asarray([r[0] for r in ok], dtype=str), np.asarray([len(f) for f in frames], np.int64),
+              np.asarray(json.dumps(problems)))
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
               "shape": (sum(len(f) for f in frames), 3, 25, 2)}
     tmp = path.with_name(path.name + ".tmp")
@@ -178,13 +188,33 @@ def _write_shard(path: Path, results: list[tuple]) -> None:
     os.replace(tmp, path)
 
 
-def _read_shard(path: Path) -> tuple[list[str], Iterator[tuple[str, np.ndarray]], list[list[str]]]:
+def _read_shard(marker: Path) -> tuple[Iterator[tuple[str, np.ndarray]], list[list[str]]]:
+    """The samples (in order, lazily) and the problems of a finished shard, from its part files."""
+    parts = [_read_part(marker.parent / str(name)) for name in np.load(marker, allow_pickle=False)]
+
+    def samples() -> Iterator[tuple[str, np.ndarray]]:
+        for part_samples, _ in parts:
+            yield from part_samples
+
+    return samples(), [p for _, part_problems in parts for p in part_problems]
+
+
+def _write_marker(path: Path, parts: list[str]) -> None:
+    """The shard marker: the names of its part files, written atomically once they are all on disk."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, np.asarray(parts, dtype=str), allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_part(path: Path) -> tuple[Iterator[tuple[str, np.ndarray]], list[list[str]]]:
     with open(path, "rb") as f:
-        z = {key: np.load(f, allow_pickle=False) for key in _SHARD_KEYS}
+        z = {key: np.load(f, allow_pickle=False) for key in _PART_KEYS}
         np.lib.format.read_magic(f)
         shape, _, _ = np.lib.format.read_array_header_1_0(f)
         offset = f.tell()
-    names = [str(n) for n in z["names"]]
     lengths = z["lengths"]
     ok_names = [str(n) for n in z["ok_names"]]
     # memory-mapped: the frames go from the page cache to the writer without an extra copy
@@ -195,7 +225,7 @@ def _read_shard(path: Path) -> tuple[list[str], Iterator[tuple[str, np.ndarray]]
         for i, n in enumerate(ok_names):
             yield n, frames[offsets[i] : offsets[i + 1]].transpose(1, 0, 2, 3)
 
-    return names, samples(), json.loads(str(z["problems"]))
+    return samples(), json.loads(str(z["problems"]))
 
 
 def _plan_matches(partial: Path, plan: dict[str, Any]) -> bool:
@@ -296,7 +326,7 @@ def prepare_ntu(
     kept: list[int] = []  # rows of `fields` written, in sample order
     try:
         for path in shard_path:
-            _, samples, shard_problems = _read_shard(path)
+            samples, shard_problems = _read_shard(path)
             problems.extend(shard_problems)
             for name, data in samples:
                 i = row[name]
@@ -342,29 +372,34 @@ def prepare_ntu(
     return PrepareResult(out=out, num_samples=len(PreparedDataset(out)), report=report)
 
 
-_BATCH = 32  # files parsed together by one worker call
+_BATCH = 32  # files parsed together
+_PARTS_PER_WORKER = 4  # parts per shard and worker: the workers stay busy to the end of a short run
 
 
 def _run_shards(shards, shard_path, pending, files, pipeline, workers, progress, done, total, on_shard) -> None:
-    """Process the pending shards one after the other (in parallel within a shard, so at most one
-    shard of results is ever held in memory) and write each atomically."""
+    """Process the parts of the pending shards (in the worker processes, which write the part files),
+    and write each shard's marker, in order, once all its parts are on disk."""
     if not pending:
         return
     from tqdm import tqdm
 
+    tasks, parts = [], {}
+    for k in pending:
+        paths = [str(files[n]) for n in shards[k]]
+        n_parts = 1 if workers == 1 else min(len(paths), _PARTS_PER_WORKER * workers)
+        bounds = np.linspace(0, len(paths), n_parts + 1).round().astype(int).tolist()
+        parts[k] = [f"part_{k:05d}_{j:03d}.npy" for j in range(n_parts)]
+        tasks += [(k, j, paths[a:b], pipeline, str(shard_path[k].parent / parts[k][j]))
+                  for j, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
     bar = tqdm(total=total, initial=done, unit="file", desc="prepare", disable=not progress, dynamic_ncols=True)
     pool = mp.Pool(workers) if workers > 1 else None
     try:
-        for k in pending:
-            paths = [str(files[n]) for n in shards[k]]
-            batches = [(paths[i : i + _BATCH], pipeline) for i in range(0, len(paths), _BATCH)]
-            results = []
-            for batch in (pool.imap(_work, batches) if pool else map(_work, batches)):
-                results.extend(batch)
-                bar.update(len(batch))
-            _write_shard(shard_path[k], results)
-            if on_shard is not None:
-                on_shard(k)
+        for k, j, n in (pool.imap(_work, tasks) if pool else map(_work, tasks)):
+            bar.update(n)
+            if j == len(parts[k]) - 1:  # in order: all parts of shard k are on disk
+                _write_marker(shard_path[k], parts[k])
+                if on_shard is not None:
+                    on_shard(k)
     finally:
         bar.close()
         if pool is not None:
