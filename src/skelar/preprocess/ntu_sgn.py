@@ -122,8 +122,11 @@ def _motion(joints: np.ndarray) -> np.float32:
     return _motions([joints])[0]
 
 
-def sgn_raw_bodies(ske: NtuSkeleton, name: str | None = None) -> SgnRaw:
-    """Stage 1: group the body entries of a parsed file by bodyID (reference ``get_raw_bodies_data``)."""
+def sgn_raw_bodies(ske: NtuSkeleton, name: str | None = None, motion: bool = True) -> SgnRaw:
+    """Stage 1: group the body entries of a parsed file by bodyID (reference ``get_raw_bodies_data``).
+
+    ``motion=False`` leaves the motions NaN: :func:`sgn_denoise` then computes those it needs (of the
+    bodies that pass the length test), with the same values."""
     name = name or ske.path
     counts = np.asarray(ske.body_counts)
     frames_drop = np.flatnonzero(counts == 0).astype(np.int64)
@@ -146,9 +149,9 @@ def sgn_raw_bodies(ske: NtuSkeleton, name: str | None = None) -> SgnRaw:
             joints=np.ascontiguousarray(xyz[entries], dtype=np.float32),
             interval=start + np.arange(len(entries), dtype=np.int64),
         ))
-    if len(bodies) > 1:
-        for b, motion in zip(bodies, _motions([b.joints for b in bodies])):
-            b.motion = motion
+    if motion and len(bodies) > 1:
+        for b, m in zip(bodies, _motions([b.joints for b in bodies])):
+            b.motion = m
     return SgnRaw(name=name, num_frames=num_valid, frames_drop=frames_drop, bodies=bodies)
 
 
@@ -192,6 +195,10 @@ def sgn_denoise(raw: SgnRaw, params: dict[str, Any] | None = None) -> tuple[np.n
             bodies.append(SgnBody(b.body_id, b.joints, b.interval, b.motion))
     if not bodies:
         raise SgnPipelineError(f"{raw.name}: every body is at most {p['noise_len_thres']} frames long (all noise)")
+    unknown = [b for b in bodies if np.isnan(b.motion)] if len(bodies) > 1 else []
+    if unknown:  # stage 1 ran with motion=False
+        for b, m in zip(unknown, _motions([b.joints for b in unknown])):
+            b.motion = m
     # spread (stops as soon as one body is left)
     if len(bodies) > 1:
         kept = list(bodies)
@@ -297,7 +304,7 @@ def sgn_sample(ske: NtuSkeleton, name: str | None = None, params: dict[str, Any]
     """The final ``(3, T, 25, 2)`` float32 sample of :func:`sgn_process`, the same values, computed in
     one step for the common recording: one bodyID, listed once in every frame that has a body (then
     no stage selects anything: the frames are translated and laid out). Other recordings go through
-    :func:`sgn_process`."""
+    the stages, computing only the motions the denoising uses."""
     ids = np.asarray(ske.body_id)
     joints = ske.joints
     if (len(ids) and joints.dtype == np.float32 and (ids == ids[0]).all()
@@ -310,4 +317,7 @@ def sgn_sample(ske: NtuSkeleton, name: str | None = None, params: dict[str, Any]
             out = np.zeros((len(ids), 3, 25, 2), np.float32)
             np.subtract(xyz.transpose(0, 2, 1), origin[:, None], out=out[..., 0])
             return out.transpose(1, 0, 2, 3)
-    return sgn_process(ske, name, params).data
+    raw = sgn_raw_bodies(ske, name, motion=False)
+    denoised, _ = sgn_denoise(raw, params)
+    origin_joint = {**SGN_PARAMS, **(params or {})}["origin_joint"]
+    return sgn_to_canonical(sgn_translate(denoised, origin_joint, raw.name))
