@@ -1,6 +1,6 @@
 """Benchmark ``skelar prepare ntu60`` against the reference SGN scripts on the same NTU-format corpus.
 
-    python benchmarks/bench_prepare_ntu.py --sgn PATH_TO_microsoft/SGN [--num-files 2000] [--workers 1,2]
+    python benchmarks/bench_prepare_ntu.py --sgn PATH_TO_microsoft/SGN [--num-files 2000] [--workers 1,2] [--rounds 2]
 
 ``--sgn`` is a checkout of https://github.com/microsoft/SGN (or its bare ``.git`` directory). Its three
 ``data/ntu/*.py`` scripts are copied to ``.refs/sgn/`` (git-ignored, never committed) and run unmodified
@@ -8,7 +8,17 @@ in a scratch directory laid out as they expect (``statistics/``, ``nturgb+d_skel
 driver restores the NumPy aliases they use (``np.int``, ``np.string_``) and stands in for ``h5py``
 (arrays written with ``np.save``) and ``sklearn.model_selection.train_test_split`` (a seeded shuffle),
 which are not skelar dependencies. Both sides are timed end to end as separate processes (interpreter
-start and imports included), back to back, and the outputs are compared array by array.
+start and imports included), back to back, in ``--rounds`` rounds, and the outputs of every run are
+compared array by array. Each run reports wall-clock files/s and the process CPU time (user + system,
+worker processes included) per file, with the load average before and after: on a machine shared
+with other jobs the CPU-time ratio is the steadier comparison. The corpus is read once before the
+first run, so that both sides find it in the page cache.
+
+What each side does, from the same ``.skeleton`` files to the same arrays: the reference parses every
+file line by line (``get_raw_skes_data.py``: positions and colour coordinates, pickled), denoises
+(``get_raw_denoised_data.py``, pickled) and translates, pads to 300 frames, splits and saves
+(``seq_transformation.py``), in one process as released; ``skelar prepare ntu60`` parses, denoises,
+translates and writes its prepared dataset with all splits (``--workers`` processes).
 
 The corpus is made from the 5 real and 13 synthetic files in ``../shared/data`` (or ``--base DIR``):
 each generated file takes a random base file, a random frame range (at least 24 frames), sometimes
@@ -194,11 +204,24 @@ def compare(ref_work: Path, ours: Path, names: list[str]) -> int:
     return bad
 
 
+def _warm(corpus: Path) -> None:
+    """Read every file once, so that both sides find the corpus in the page cache."""
+    for p in corpus.glob("*.skeleton"):
+        p.read_bytes()
+
+
+def _machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
+    return f"{os.cpu_count()} cores, {model}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sgn", required=True, type=Path, help="checkout (or bare .git dir) of microsoft/SGN")
     ap.add_argument("--num-files", type=int, default=2000)
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts for skelar (default 1,2)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of back-to-back runs (default 2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--base", type=Path, nargs="+",
                     default=[REPO.parent / "shared/data/ntu-samples/skeletons", REPO.parent / "shared/data/ntu-synthetic"],
@@ -207,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, help="keep the generated corpus here and reuse it when it exists")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be >= 1")
 
     refs = REPO / ".refs" / "sgn"
     copy_reference_scripts(args.sgn, refs)
@@ -219,39 +244,49 @@ def main(argv: list[str] | None = None) -> int:
         else:
             names = make_corpus(args.base, corpus, args.num_files, args.seed)
         size = sum(p.stat().st_size for p in corpus.glob("*.skeleton"))
-        print(f"corpus: {len(names)} files, {size / 1e6:.0f} MB, made in {time.perf_counter() - t:.0f} s", flush=True)
-        results: dict = {"num_files": len(names), "corpus_mb": round(size / 1e6, 1), "skelar": {}}
+        _warm(corpus)
+        print(f"{time.strftime('%Y-%m-%d %H:%M')}; {_machine()}; python {sys.version.split()[0]}, numpy {np.__version__}")
+        print(f"corpus: {len(names)} files, {size / 1e6:.0f} MB, ready in {time.perf_counter() - t:.0f} s", flush=True)
         workers = [int(w) for w in args.workers.split(",")]
-        # back to back: skelar (first worker count), reference, skelar (other worker counts)
         n = len(names)
+        results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": _machine(), "num_files": n,
+                         "corpus_mb": round(size / 1e6, 1), "rounds": []}
 
-        def show(label: str, wall: float, cpu: float) -> None:
-            print(f"{label}: {wall:.1f} s wall = {n / wall:.1f} files/s; {cpu:.1f} s CPU = {1e3 * cpu / n:.2f} ms/file",
-                  flush=True)
+        def timed(label: str, run) -> dict:
+            load = os.getloadavg()[0]
+            r = run()
+            r["load_before"], r["load_after"] = load, os.getloadavg()[0]
+            print(f"  {label}: {r['wall_s']:.1f} s wall = {n / r['wall_s']:.0f} files/s; {r['cpu_s']:.1f} s CPU = "
+                  f"{1e3 * r['cpu_s'] / n:.2f} ms/file (load average {load:.1f} -> {r['load_after']:.1f})", flush=True)
+            return r
 
-        wall, cpu = run_skelar(corpus, scratch / f"ours_w{workers[0]}", workers[0])
-        results["skelar"][workers[0]] = {"wall_s": wall, "cpu_s": cpu}
-        show(f"skelar workers={workers[0]}", wall, cpu)
-        ref = run_reference(refs, corpus, names, scratch / "ref")
-        results["reference"] = ref
-        show("reference SGN scripts", ref["wall_s"], ref["cpu_s"])
-        print(f"  (in-process: parse {ref['get_raw_skes_data.py']:.1f} s, denoise {ref['get_raw_denoised_data.py']:.1f} s, "
-              f"translate+pad+save {ref['seq_transformation.py']:.1f} s)", flush=True)
-        for w in workers[1:]:
-            wall, cpu = run_skelar(corpus, scratch / f"ours_w{w}", w)
-            results["skelar"][w] = {"wall_s": wall, "cpu_s": cpu}
-            show(f"skelar workers={w}", wall, cpu)
-        for w in workers:
-            bad = compare(scratch / "ref", scratch / f"ours_w{w}", names)
-            results.setdefault("mismatches", {})[w] = bad
-            print(f"workers={w}: {n - bad}/{n} samples identical to the reference", flush=True)
-        for w in workers:
-            r = results["skelar"][w]
-            print(f"speed-up workers={w}: {ref['wall_s'] / r['wall_s']:.1f}x files/s (wall clock), "
-                  f"{ref['cpu_s'] / r['cpu_s']:.1f}x less CPU time")
+        ok = True
+        for k in range(args.rounds):
+            # back to back: skelar (first worker count), the reference, skelar (the other worker counts)
+            print(f"round {k + 1}:", flush=True)
+            rnd: dict = {"skelar": {}}
+            rnd["skelar"][workers[0]] = timed(f"skelar workers={workers[0]}", lambda: dict(zip(
+                ("wall_s", "cpu_s"), run_skelar(corpus, scratch / f"ours_w{workers[0]}", workers[0]))))
+            ref = rnd["reference"] = timed("reference SGN scripts", lambda: run_reference(refs, corpus, names, scratch / "ref"))
+            print(f"    (in-process: parse {ref['get_raw_skes_data.py']:.1f} s, denoise "
+                  f"{ref['get_raw_denoised_data.py']:.1f} s, translate+pad+save {ref['seq_transformation.py']:.1f} s)")
+            for w in workers[1:]:
+                rnd["skelar"][w] = timed(f"skelar workers={w}", lambda: dict(zip(
+                    ("wall_s", "cpu_s"), run_skelar(corpus, scratch / f"ours_w{w}", w))))
+            for w in workers:
+                bad = compare(scratch / "ref", scratch / f"ours_w{w}", names)
+                rnd["skelar"][w]["mismatches"] = bad
+                ok &= bad == 0
+                r = rnd["skelar"][w]
+                print(f"  workers={w}: {n - bad}/{n} samples identical to the reference; "
+                      f"{ref['wall_s'] / r['wall_s']:.1f}x the files/s, {ref['cpu_s'] / r['cpu_s']:.1f}x less CPU time",
+                      flush=True)
+                shutil.rmtree(scratch / f"ours_w{w}")
+            shutil.rmtree(scratch / "ref")
+            results["rounds"].append(rnd)
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
-        return 0 if not any(results["mismatches"].values()) else 1
+        return 0 if ok else 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -1,7 +1,8 @@
 """Vectorised, exact parsing of decimal numbers in text (the bulk of text skeleton files).
 
 * :func:`parse_tokens_at` converts the tokens that start at given offsets of a text and run to the
-  next space or line feed, and says where each ends: the way to walk the fields of many lines at once.
+  next space, line feed or other control byte, and says where each ends: the way to walk the fields
+  of many lines at once.
 * :func:`tokens_to_float` converts tokens whose bounds are known.
 * :func:`parse_decimal_table` converts ``rows`` newline-separated lines of exactly ``cols`` numbers.
 
@@ -24,7 +25,7 @@ import numpy as np
 __all__ = ["parse_decimal_table", "parse_tokens_at", "tokens_to_float", "NUMBER_PATTERN"]
 
 NUMBER_PATTERN = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_FIELD = re.compile(rb"[^ \n]*")  # a token for parse_tokens_at: up to the next space or LF
+_FIELD = re.compile(rb"[^\x00-\x20]*")  # a token for parse_tokens_at: up to the next space, LF or control byte
 _WIDTH = 16  # characters looked at per token: a plain token has at most 15, then its terminator
 _NARROW = 12  # first pass of parse_tokens_at: tokens of at most 11 characters (nearly all of them)
 # divisors 10**e (e < 32), negated at index 32 + e: the sign rides on the one division
@@ -67,8 +68,10 @@ def _plain_values(chars: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np
         np.logical_or(after_dot[j - 1], is_dot[j - 1], out=after_dot[j])
     after_dot &= is_digit
     n_frac = np.add.reduce(after_dot, axis=0, dtype=np.uint8)
-    digit *= is_digit
-    digit += digit * np.uint8(9) * after_dot  # digits after the dot count ten times: no gap at the dot
+    # digits count once before the dot and ten times after it (no gap at the dot); the rest not at all
+    factor = after_dot.view(np.uint8) * np.uint8(9)
+    factor += is_digit.view(np.uint8)
+    digit *= factor
     # an integer below 10**(width - 1): the number times 10**(width - length), with a dot, or
     # 10**(width - 1 - length) without (both exact in float64 for width <= 16)
     scaled = _slot_weights(width) @ digit[: width - 1].astype(np.float64)
@@ -84,17 +87,17 @@ def _slot_weights(width: int) -> np.ndarray:
 
 
 def _convert_at(c: np.ndarray, starts: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``_plain_values`` of the tokens from ``starts`` to the next space or LF, ``width`` characters looked at."""
+    """``_plain_values`` of the tokens from ``starts`` to the next byte <= 32, ``width`` characters looked at."""
     chars = _columns_at(c, starts, width)
-    inside = chars != 32
-    inside &= chars != 10
+    inside = chars > 32  # up to the first space or LF (or other control byte: never part of a number)
     for j in range(1, width):
         np.logical_and(inside[j - 1], inside[j], out=inside[j])
     return _plain_values(chars, inside)
 
 
 def parse_tokens_at(c: np.ndarray, starts: np.ndarray, raw=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The tokens ``c[starts[i]:ends[i]]`` that run from ``starts[i]`` to the next space or LF.
+    """The tokens ``c[starts[i]:ends[i]]`` that run from ``starts[i]`` to the next byte <= 32 (space, LF,
+    another control byte: the caller checks that it is the separator it expects).
 
     ``c`` is the text as uint8, ``raw`` the same as a bytes-like object if at hand. Returns ``values``
     (float64), ``ends`` (the offset of each token's terminator, or of the end of ``c``) and ``ok``

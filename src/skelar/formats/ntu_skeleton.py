@@ -145,7 +145,7 @@ _BLOCK = 2 + NUM_JOINTS  # lines per body: body-info line, joint count, joint li
 
 
 def _padded(size: int) -> int:
-    return (size + _PAD + 7) // 8 * 8
+    return (size + _PAD + 63) // 64 * 64
 
 
 _buffers = threading.local()
@@ -244,21 +244,25 @@ def _parse_buffer(buf: np.ndarray, offsets: list[int], sizes: list[int], paths: 
 
 
 def _newlines(buf: np.ndarray, total: int) -> np.ndarray:
-    """Offsets of the LF bytes in ``buf[:total]`` (``buf`` is zero beyond ``total``, its size a multiple of 8)."""
-    words = _equal(buf, 10).view(np.uint64)  # one bit (the lowest of its byte) per LF
-    w = np.flatnonzero(words != 0)  # (much faster than nonzero() on the words themselves)
-    bits = words[w]
-    count = np.bitwise_count(bits).astype(np.int64)
-    first = np.cumsum(count) - count
-    out = np.empty(int(count.sum()), np.int64)
-    base = w * 8
-    k = 0
-    while bits.size:  # the k-th LF of every word that has more than k
-        low = bits & (~bits + np.uint64(1))
-        out[first + k] = base + (np.bitwise_count(low - np.uint64(1)) >> 3)
-        bits ^= low
-        more = bits != 0
-        bits, base, first = bits[more], base[more], first[more]
+    """Offsets of the LF bytes in ``buf[:total]`` (``buf`` is zero beyond ``total``, its size a multiple of 64)."""
+    bits = np.packbits(_equal(buf, 10), bitorder="little").view(np.uint64)  # bit j of word w: buf[64w + j] is an LF
+    w = np.flatnonzero(bits != 0)
+    word = bits[w]
+    count = np.bitwise_count(word).astype(np.int64)
+    first = np.cumsum(count) - count  # where the LFs of each word go in the output
+    out = np.empty(int(first[-1] + count[-1]) if w.size else 0, np.int64)
+    base = w * 64
+    low = word & (~word + np.uint64(1))  # the lowest LF of every word
+    out[first] = base + np.bitwise_count(low - np.uint64(1))
+    more = np.flatnonzero(count > 1)  # words with several LFs (short lines): one LF per round
+    word, base, first = word[more] ^ low[more], base[more], first[more]
+    k = 1
+    while word.size:
+        low = word & (~word + np.uint64(1))
+        out[first + k] = base + np.bitwise_count(low - np.uint64(1))
+        word ^= low
+        keep = word != 0
+        word, base, first = word[keep], base[keep], first[keep]
         k += 1
     return out
 
