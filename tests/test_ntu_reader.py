@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skelar.formats.decimal_table import parse_decimal_table
+from skelar.formats.decimal_table import parse_decimal_table, parse_tokens_at
+from skelar.formats.ntu_skeleton import _newlines, _padded
 from skelar.formats.ntu_skeleton import (
     NtuSkeleton,
     NtuSkeletonError,
@@ -187,6 +188,49 @@ def test_decimal_table_equals_python_float(rows):
     else:
         assert got is not None
         np.testing.assert_array_equal(got, expected)
+
+
+_loose_token = st.one_of(
+    _token,
+    st.text(alphabet="0123456789.+-eEx\t\r\x00", min_size=0, max_size=18),  # malformed, empty, long
+    st.from_regex(re.compile(r"-?0\.[0-9]{9,14}"), fullmatch=True),  # 12 to 17 characters
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_loose_token, min_size=1, max_size=40), st.lists(st.sampled_from([" ", "\n"]), min_size=40, max_size=40))
+def test_tokens_at_equal_python_float(tokens, seps):
+    """parse_tokens_at, walked token after token as the reader does, against bytes.split and float()."""
+    text = "".join(t + sep for t, sep in zip(tokens, seps)).encode()
+    c = np.zeros(len(text) + 64, np.uint8)
+    c[: len(text)] = np.frombuffer(text, np.uint8)
+    starts, pos = [], 0
+    for t, sep in zip(tokens, seps):
+        starts.append(pos)
+        pos += len(t.encode()) + 1
+    values, ends, ok = parse_tokens_at(c, np.asarray(starts, np.int64), text)
+    for i, t in enumerate(tokens):
+        b = t.encode()
+        piece = re.match(rb"[^\x00-\x20]*", b).group()  # a token stops at the first byte <= 32
+        assert ends[i] == starts[i] + len(piece)
+        try:
+            want = float(piece) if re.fullmatch(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", piece) else None
+        except ValueError:
+            want = None
+        expect_ok = want is not None and bool(np.isfinite(want))
+        assert ok[i] == expect_ok, (t, values[i])
+        if expect_ok:
+            assert values[i] == want and np.signbit(values[i]) == np.signbit(want), (t, values[i], want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=600), st.floats(0, 1))
+def test_newlines_are_found_exactly(data, density):
+    """The packed-bit line-feed finder against np.flatnonzero, dense runs of LFs included."""
+    raw = bytes(10 if (i * 7919 % 101) / 101 < density else b for i, b in enumerate(data))
+    buf = np.zeros(_padded(len(raw)), np.uint8)
+    buf[: len(raw)] = np.frombuffer(raw, np.uint8)
+    np.testing.assert_array_equal(_newlines(buf, len(raw)), np.flatnonzero(buf == 10))
 
 
 @settings(max_examples=200, deadline=None)

@@ -210,7 +210,8 @@ def _read_group(paths: list[str], columns: list[int] | None) -> list[NtuSkeleton
 
 def _parse_buffer(buf: np.ndarray, offsets: list[int], sizes: list[int], paths: list[str],
                   columns: list[int] | None) -> list[NtuSkeleton | NtuSkeletonError]:
-    """Parse the files ``buf[offsets[i] : offsets[i] + sizes[i]]`` (``buf`` zero-padded after the last).
+    """Parse the files ``buf[offsets[i] : offsets[i] + sizes[i]]`` (in increasing order; ``buf`` has at
+    least ``_PAD`` bytes after the last, which may be overwritten).
 
     Files in the canonical layout (LF line ends, one final LF, single spaces) go through the vectorised
     path together; any file it does not accept is parsed on its own by the line-by-line validating
@@ -225,13 +226,15 @@ def _parse_buffer(buf: np.ndarray, offsets: list[int], sizes: list[int], paths: 
         canonical = [ok and not np.count_nonzero(buf[o:e] == 13) for ok, o, e in zip(canonical, offsets, end)]
     fast = [i for i in range(n) if canonical[i]]
     if fast:
-        if len(fast) < n:  # keep the canonical files back to back
+        back_to_back = len(fast) == n and all(end[i] == offsets[i + 1] for i in range(n - 1))
+        if not back_to_back:  # the canonical files alone, back to back, zeros after them
             parts = [buf[offsets[i] : end[i]] for i in fast]
             sub = np.zeros(_padded(sum(p.size for p in parts)), np.uint8)
             np.concatenate(parts, out=sub[: sum(p.size for p in parts)])
             sub_offsets = np.concatenate([[0], np.cumsum([p.size for p in parts])[:-1]]).tolist()
         else:
             sub, sub_offsets = buf, offsets
+            buf[end[-1] :] = 0  # nothing after the last file (a file skipped by the caller may lie there)
         for i, r in zip(fast, _parse_canonical(sub, sub_offsets, [sizes[i] for i in fast], [paths[i] for i in fast], columns)):
             out[i] = r
     for i in range(n):
