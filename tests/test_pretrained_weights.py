@@ -201,3 +201,26 @@ def test_shipped_weights_reproduce_their_recorded_top1(path: Path, shared, tmp_p
                               out_dir=tmp_path / "eval", progress=False)
     assert rep["clips"] == pre["test"]["clips"] and rep["num_samples"] == UCLA_TEST_SAMPLES
     assert abs(rep["top1"] - pre["test"]["top1"]) <= 1 / UCLA_TEST_SAMPLES + 1e-9, (rep["top1"], pre["test"]["top1"])
+
+
+def test_export_with_a_test_report_of_that_checkpoint(tiny_run, tmp_path, capsys):
+    """A checkpoint without a test result (last.pt) is exported with the report of `skelar test` on it."""
+    _, data, run_dir, _ = tiny_run
+    ckpt = load_checkpoint(run_dir / "last.pt")
+    ckpt["metadata"]["metrics"].pop("test", None)
+    ckpt.pop("path")
+    save_checkpoint(tmp_path / "untested.pt", ckpt)
+    assert main(["test", "--checkpoint", str(tmp_path / "untested.pt"), "--data", str(data), "--out", str(tmp_path / "eval"), "-q"]) == 0
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    out = tmp_path / "w" / "sgn-last.pt"
+    args = ["export", "--checkpoint", str(tmp_path / "untested.pt"), "--out", str(out), "--test-report"]
+    assert main([*args, str(tmp_path / "eval" / "report.json")]) == 0
+    assert read_metadata(out)["pretrained"]["test"]["top1"] == report["top1"]
+    other = dict(report, checkpoint=str(run_dir / "best.pt"))  # a report on another checkpoint is refused
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    capsys.readouterr()
+    assert main([*args, str(tmp_path / "other.json")]) == 2
+    assert "not on" in capsys.readouterr().err
+    (tmp_path / "val.json").write_text(json.dumps(dict(report, split="val")))
+    assert main([*args, str(tmp_path / "val.json")]) == 2
+    assert "report of the test split" in capsys.readouterr().err

@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--opset", type=int, help="onnx: ONNX opset (default: the exporter's)")
     p.add_argument("--no-verify", action="store_true", help="onnx: skip the onnxruntime comparison")
     p.add_argument("--description", help="weights: one-line description (default: dataset, protocol, test top-1, clips, seed)")
+    p.add_argument("--test-report", help="weights: report.json of `skelar test` on this checkpoint, for one without a test result (e.g. last.pt)")
     p.add_argument("--train-command", help="weights: the command that trained the run (default: skelar train -c RUN/config.yaml)")
     p.set_defaults(func=run)
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--opset and --no-verify apply to --format onnx only")
         from skelar.engine.weights_export import export_weights
 
-        info = export_weights(args.checkpoint, args.out, args.description, args.train_command, _export_command(args))
+        info = export_weights(args.checkpoint, args.out, args.description, args.train_command, _export_command(args), args.test_report)
         print(f"wrote {info['path']} ({info['bytes'] / 1e6:.2f} MB; {info['description']})")
         print(f"card: {info['card']}; load with create_model({info['model']!r}, weights={info['tag']!r}) "
               f"or skelar test --model {info['model']} --weights {info['tag']}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,20 @@ def _tag_from_name(out: Path, model: str) -> str:
     return tag
 
 
+def _test_from_report(report_path: Path, checkpoint: Path) -> dict[str, Any]:
+    """Test metrics from a ``skelar test`` report of ``checkpoint`` (split ``test``), checked to match."""
+    try:
+        report = json.loads(report_path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{report_path}: not a readable test report ({e})") from None
+    if not isinstance(report, dict) or report.get("split") != "test" or "top1" not in report:
+        raise ValueError(f"{report_path}: not a `skelar test` report of the test split")
+    scored = Path(str(report.get("checkpoint", "")))
+    if not scored.is_file() or scored.resolve() != checkpoint.resolve():
+        raise ValueError(f"{report_path}: reports on {scored}, not on {checkpoint}")
+    return {k: report[k] for k in _TEST_KEYS if k in report}
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -44,6 +59,7 @@ def export_weights(
     description: str | None = None,
     train_command: str | None = None,
     command: str | None = None,
+    test_report: str | Path | None = None,
 ) -> dict[str, Any]:
     """Write ``checkpoint``'s model as shippable weights ``out`` (``<model>-<tag>.pt``) and its JSON card.
 
@@ -51,6 +67,10 @@ def export_weights(
     Recorded under ``metadata.pretrained``: model, tag, description, seed, the test metrics, the training
     command (``train_command``, default ``skelar train -c <run>/config.yaml``), the export ``command``, the
     source checkpoint and epoch. Returns that record plus ``path``, ``card``, ``bytes`` and ``sha256``.
+
+    ``test_report``: the ``report.json`` of a ``skelar test`` run of this very checkpoint on the test
+    split, for a checkpoint that carries no test result itself (e.g. ``last.pt`` of a run that selected
+    another epoch); its metrics are recorded instead.
     """
     ckpt = load_checkpoint(checkpoint)
     src = Path(ckpt["path"])
@@ -61,6 +81,8 @@ def export_weights(
     out = Path(out)
     tag = _tag_from_name(out, model)
     test = (meta.get("metrics") or {}).get("test") or {}
+    if test_report is not None:
+        test = _test_from_report(Path(test_report), src)
     if "top1" not in test:
         raise ValueError(f"{src}: no test result in its metadata; export the selected checkpoint of a finished run (give the run directory)")
     model_from_checkpoint(ckpt, "cpu")  # the weights must rebuild into the recorded model
