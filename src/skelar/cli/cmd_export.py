@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _export_command(args: argparse.Namespace) -> str:
     """The export command line, rebuilt from the parsed arguments."""
     argv = ["skelar", "export", "--checkpoint", str(args.checkpoint), "--format", "weights", "--out", str(args.out)]
-    for flag, value in (("--description", args.description), ("--train-command", args.train_command)):
+    for flag, value in (("--description", args.description), ("--train-command", args.train_command), ("--test-report", args.test_report)):
         if value is not None:
             argv += [flag, value]
     return shlex.join(argv)
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"card: {info['card']}; load with create_model({info['model']!r}, weights={info['tag']!r}) "
               f"or skelar test --model {info['model']} --weights {info['tag']}")
         return 0
-    if args.description is not None or args.train_command is not None:
-        raise ValueError("--description and --train-command apply to --format weights only")
+    if args.description is not None or args.train_command is not None or args.test_report is not None:
+        raise ValueError("--description, --train-command and --test-report apply to --format weights only")
     from skelar.engine.export import export_onnx
 
     info = export_onnx(args.checkpoint, args.out, opset=args.opset, verify=not args.no_verify)
