@@ -393,23 +393,25 @@ def _parse_canonical(buf: np.ndarray, offsets: list[int], sizes: list[int], path
             bad[file_of_body[~ok]] = True
             starts = np.minimum(ends + 1, total)
 
+    # every file's arrays are slices of the batch's (disjoint views)
     joints = values.reshape(-1, NUM_JOINTS, 12)
-    out: list[NtuSkeleton | None] = [None] * nf
+    if info is None:
+        info = np.full((body.size, 9), np.nan)
     frame_lo = np.searchsorted(file_of, np.arange(nf))
     frame_hi = np.searchsorted(file_of, np.arange(nf), side="right")
-    body_hi = np.cumsum(bodies_per_file)
-    body_lo = body_hi - bodies_per_file
+    frame_index = np.repeat(np.arange(fl.size) - frame_lo[file_of], nb)
+    body_hi = np.cumsum(bodies_per_file).tolist()
+    out: list[NtuSkeleton | None] = [None] * nf
     for i in np.flatnonzero(~bad).tolist():
-        counts = nb[frame_lo[i] : frame_hi[i]]
-        b0, b1 = int(body_lo[i]), int(body_hi[i])
+        b0, b1 = body_hi[i] - int(bodies_per_file[i]), body_hi[i]
         out[i] = NtuSkeleton(
             path=paths[i],
             num_frames=int(num_frames[i]),
-            body_counts=counts,
-            frame_index=np.repeat(np.arange(counts.size, dtype=np.int64), counts),
+            body_counts=nb[frame_lo[i] : frame_hi[i]],
+            frame_index=frame_index[b0:b1],
             slot=slot[b0:b1],
             body_id=ids[b0:b1],
-            body_info=np.full((b1 - b0, 9), np.nan) if info is None else info[b0:b1],
+            body_info=info[b0:b1],
             joints=joints[b0:b1],
         )
     return out

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -381,8 +380,6 @@ def _run_shards(shards, shard_path, pending, files, pipeline, workers, progress,
     and write each shard's marker, in order, once all its parts are on disk."""
     if not pending:
         return
-    from tqdm import tqdm
-
     tasks, parts = [], {}
     for k in pending:
         paths = [str(files[n]) for n in shards[k]]
@@ -391,17 +388,27 @@ def _run_shards(shards, shard_path, pending, files, pipeline, workers, progress,
         parts[k] = [f"part_{k:05d}_{j:03d}.npy" for j in range(n_parts)]
         tasks += [(k, j, paths[a:b], pipeline, str(shard_path[k].parent / parts[k][j]))
                   for j, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
-    bar = tqdm(total=total, initial=done, unit="file", desc="prepare", disable=not progress, dynamic_ncols=True)
-    pool = mp.Pool(workers) if workers > 1 else None
+    bar = None
+    if progress:  # (imported only when shown: tqdm takes a noticeable part of a short run's start-up)
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=done, unit="file", desc="prepare", dynamic_ncols=True)
+    pool = None
+    if workers > 1:
+        import multiprocessing
+
+        pool = multiprocessing.Pool(workers)
     try:
         for k, j, n in (pool.imap(_work, tasks) if pool else map(_work, tasks)):
-            bar.update(n)
+            if bar is not None:
+                bar.update(n)
             if j == len(parts[k]) - 1:  # in order: all parts of shard k are on disk
                 _write_marker(shard_path[k], parts[k])
                 if on_shard is not None:
                     on_shard(k)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         if pool is not None:
             pool.terminate()
             pool.join()

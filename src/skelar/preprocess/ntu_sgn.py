@@ -114,7 +114,7 @@ def _motions(bodies: list[np.ndarray]) -> list[np.float32]:
         dev[n:, 3 * k : 3 * k + 3] = 0
     var = np.add.reduce(dev, axis=0)
     np.true_divide(var, count, out=var, casting="unsafe")
-    return [np.sum(var[3 * k : 3 * k + 3]) for k in range(len(rows))]
+    return list(np.add.reduce(var.reshape(-1, 3), axis=1))  # = np.sum of each body's three variances
 
 
 def _motion(joints: np.ndarray) -> np.float32:
