@@ -5,8 +5,9 @@ Usage::
     python benchmarks/results_table.py runs/ucla/sgn-s0 runs/ucla/sgn-s1 ... [--group-by-seed-suffix]
 
 Runs are grouped by their directory name without a trailing ``-s<seed>``; each group gives one row:
-test top-1 as mean ± sample standard deviation over its runs (and each run's value), the selected
-epoch, parameters and FLOPs per clip (counted on the model rebuilt from the checkpoint's metadata),
+test top-1 of the checkpoint selected on validation as mean ± sample standard deviation over its runs
+(and each run's value with its epoch), the test top-1 of the last epoch's weights when the run has an
+``eval-last`` report (``skelar test --checkpoint RUN/last.pt --out RUN/eval-last``), parameters and FLOPs per clip (counted on the model rebuilt from the checkpoint's metadata),
 and the training wall time (sum of the epochs' ``time_s`` in ``metrics.csv``; evaluation of the
 validation set included, the final test excluded).
 """
@@ -35,7 +36,9 @@ def _run_row(run: Path) -> dict:
     torch.manual_seed(0)
     flops = count_flops(model, example_input(model))
     meta = ckpt["metadata"]
+    last = run / "eval-last" / "report.json"  # `skelar test --checkpoint RUN/last.pt --out RUN/eval-last`
     return {
+        "last_top1": 100 * json.loads(last.read_text())["top1"] if last.is_file() else float("nan"),
         "run": run.name,
         "model": meta["model"]["name"],
         "seed": (meta.get("config") or {}).get("seed"),
@@ -49,6 +52,13 @@ def _run_row(run: Path) -> dict:
     }
 
 
+def _mean_std(values: list[float]) -> str:
+    values = [v for v in values if v == v]  # runs without an eval-last report are left out
+    if not values:
+        return "–"
+    return f"{statistics.mean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
@@ -60,15 +70,19 @@ def main(argv: list[str] | None = None) -> int:
         row = _run_row(run)
         per_run.append(row)
         groups[re.sub(r"-s\d+$", "", run.name)].append(row)
-    print("| runs | model | seeds | test top-1 (%) mean ± std | per seed | val top-1 (%) | params | GFLOPs/clip | train time/run (min) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| runs | model | seeds | test top-1 (%), val-selected: mean ± std | per seed (selected epoch) | val top-1 (%) "
+        "| test top-1 (%), last epoch | params | GFLOPs/clip | train time/run (min) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in groups.items():
         tops = [r["top1"] for r in rows]
+        per_seed = " / ".join(f"{r['top1']:.2f} ({r['epoch']})" for r in rows)
         std = f" ± {statistics.stdev(tops):.2f}" if len(tops) > 1 else " (one run)"
         print(
             f"| {name} | `{rows[0]['model']}` | {', '.join(str(r['seed']) for r in rows)} | {statistics.mean(tops):.2f}{std} "
-            f"| {' / '.join(f'{t:.2f}' for t in tops)} | {statistics.mean(r['val'] for r in rows):.2f} "
-            f"| {rows[0]['params']:,} | {rows[0]['gflops']:.3f} | {statistics.mean(r['minutes'] for r in rows):.1f} |"
+            f"| {per_seed} | {statistics.mean(r['val'] for r in rows):.2f} "
+            f"| {_mean_std([r['last_top1'] for r in rows])} | {rows[0]['params']:,} | {rows[0]['gflops']:.3f} | {statistics.mean(r['minutes'] for r in rows):.1f} |"
         )
     if args.json:
         args.json.write_text(json.dumps(per_run, indent=2))
