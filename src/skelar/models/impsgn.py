@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from skelar.layouts import get_layout
-from skelar.models.registry import register_model
-from skelar.models.sgn import CoordinateEmbedding, FrameModule, GraphConv, JointGraph, SemanticEmbedding
+from skelar.models.registry import key_mismatch_error, register_model
+from skelar.models.sgn import _add, CoordinateEmbedding, FrameModule, GraphConv, JointGraph, SemanticEmbedding
 
 __all__ = [
     "ImpSGN",
@@ -156,11 +156,6 @@ def _fold_conv(conv: nn.Conv1d, bn: nn.modules.batchnorm._BatchNorm) -> tuple[to
     scale, shift = _bn_affine(bn)
     bias = conv.bias * scale + shift if conv.bias is not None else shift
     return conv.weight * scale[:, None, None], bias
-
-
-def _add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a + b``; in place into ``a`` (a fresh temporary) when autograd is off, saving a large allocation."""
-    return a + b if torch.is_grad_enabled() else a.add_(b)
 
 
 def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -736,12 +731,7 @@ def convert_impsgn_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[st
 
     unexpected = sorted(set(src) - used)
     if missing or unexpected:
-        parts = []
-        if unexpected:
-            parts.append(f"unexpected keys: {', '.join(unexpected[:10])}{' ...' if len(unexpected) > 10 else ''}")
-        if missing:
-            parts.append(f"missing keys: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
-        raise ValueError(f"not an acvai/impSGN state dict ({'; '.join(parts)})")
+        raise key_mismatch_error("an acvai/impSGN state dict", unexpected, list(missing))
     return out
 
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "key_mismatch_error",
     "ModelEntry",
     "register_model",
     "create_model",
@@ -112,6 +113,18 @@ def convert_reference_state_dict(name: str, state_dict: Mapping[str, Any]) -> di
 
 # keys under which training scripts commonly store the model's state dict inside a checkpoint
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model_state", "model", "net")
+
+
+def key_mismatch_error(what: str, unexpected: list[str], missing: list[str], limit: int = 10) -> ValueError:
+    """The one-line error of a reference converter: ``not <what> (unexpected keys: ...; missing keys: ...)``."""
+
+    def listed(keys: list[str]) -> str:
+        keys = sorted(keys)
+        return ", ".join(keys[:limit]) + (" ..." if len(keys) > limit else "")
+
+    parts = [f"unexpected keys: {listed(unexpected)}"] if unexpected else []
+    parts += [f"missing keys: {listed(missing)}"] if missing else []
+    return ValueError(f"not {what} ({'; '.join(parts)})")
 
 
 def unwrap_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, Any]:

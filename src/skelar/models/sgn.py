@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from skelar.layouts import get_layout
-from skelar.models.registry import register_model
+from skelar.models.registry import key_mismatch_error, register_model
 
 __all__ = ["SGN", "convert_sgn_state_dict"]
 
@@ -103,12 +103,7 @@ def convert_sgn_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, 
         and not (name == "bias" and kind in _OPTIONAL_BIAS and not has_bias)
     ]
     if unexpected or missing:
-        parts = []
-        if unexpected:
-            parts.append(f"unexpected keys: {', '.join(sorted(unexpected))}")
-        if missing:
-            parts.append(f"missing keys: {', '.join(sorted(missing))}")
-        raise ValueError(f"not a microsoft/SGN state dict ({'; '.join(parts)})")
+        raise key_mismatch_error("a microsoft/SGN state dict", unexpected, missing)
     return out
 
 
