@@ -2,13 +2,14 @@
 
 Usage::
 
-    python benchmarks/results_table.py runs/ucla/sgn-s0 runs/ucla/sgn-s1 ... [--group-by-seed-suffix]
+    python benchmarks/results_table.py runs/ucla/sgn-s0 runs/ucla/sgn-s1 ... [--json rows.json]
 
 Runs are grouped by their directory name without a trailing ``-s<seed>``; each group gives one row:
-test top-1 of the checkpoint selected on validation as mean ± sample standard deviation over its runs
-(and each run's value with its epoch), the test top-1 of the last epoch's weights when the run has an
-``eval-last`` report (``skelar test --checkpoint RUN/last.pt --out RUN/eval-last``), parameters and FLOPs per clip (counted on the model rebuilt from the checkpoint's metadata),
-and the training wall time (sum of the epochs' ``time_s`` in ``metrics.csv``; evaluation of the
+the test top-1 of the last epoch's weights as mean ± sample standard deviation over its runs (from the
+run's own report when it tested its last epoch, else from ``RUN/eval-last/report.json`` written by
+``skelar test --checkpoint RUN/last.pt --out RUN/eval-last``), and, for runs that selected their
+checkpoint on validation, that checkpoint's test top-1 and epoch; parameters and FLOPs per clip
+(counted on the model rebuilt from the checkpoint's metadata), and the training wall time (sum of the epochs' ``time_s`` in ``metrics.csv``; evaluation of the
 validation set included, the final test excluded).
 """
 
@@ -38,7 +39,11 @@ def _run_row(run: Path) -> dict:
     meta = ckpt["metadata"]
     last = run / "eval-last" / "report.json"  # `skelar test --checkpoint RUN/last.pt --out RUN/eval-last`
     return {
-        "last_top1": 100 * json.loads(last.read_text())["top1"] if last.is_file() else float("nan"),
+        "last_top1": (
+            100 * report["test"]["top1"] if report["checkpoint"] == "last.pt"  # the run itself tested its last epoch
+            else 100 * json.loads(last.read_text())["top1"] if last.is_file() else float("nan")
+        ),
+        "selected_on_val": report["checkpoint"] != "last.pt",
         "run": run.name,
         "model": meta["model"]["name"],
         "seed": (meta.get("config") or {}).get("seed"),
@@ -56,7 +61,7 @@ def _mean_std(values: list[float]) -> str:
     values = [v for v in values if v == v]  # runs without an eval-last report are left out
     if not values:
         return "–"
-    return f"{statistics.mean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
+    return f"{statistics.mean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else " (one run)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,18 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         per_run.append(row)
         groups[re.sub(r"-s\d+$", "", run.name)].append(row)
     print(
-        "| runs | model | seeds | test top-1 (%), val-selected: mean ± std | per seed (selected epoch) | val top-1 (%) "
-        "| test top-1 (%), last epoch | params | GFLOPs/clip | train time/run (min) |"
+        "| runs | model | seeds | epochs | **test top-1 (%), last epoch**: mean ± std | per seed "
+        "| test top-1 (%) of the best-validation checkpoint (epoch) | params | GFLOPs/clip | train time/run (min) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in groups.items():
-        tops = [r["top1"] for r in rows]
-        per_seed = " / ".join(f"{r['top1']:.2f} ({r['epoch']})" for r in rows)
-        std = f" ± {statistics.stdev(tops):.2f}" if len(tops) > 1 else " (one run)"
+        lasts = [r["last_top1"] for r in rows]
+        per_seed = " / ".join(f"{v:.2f}" for v in lasts)
+        selected = [f"{r['top1']:.2f} ({r['epoch']})" for r in rows if r["selected_on_val"]]
         print(
-            f"| {name} | `{rows[0]['model']}` | {', '.join(str(r['seed']) for r in rows)} | {statistics.mean(tops):.2f}{std} "
-            f"| {per_seed} | {statistics.mean(r['val'] for r in rows):.2f} "
-            f"| {_mean_std([r['last_top1'] for r in rows])} | {rows[0]['params']:,} | {rows[0]['gflops']:.3f} | {statistics.mean(r['minutes'] for r in rows):.1f} |"
+            f"| {name} | `{rows[0]['model']}` | {', '.join(str(r['seed']) for r in rows)} | {rows[0]['epochs']} "
+            f"| {_mean_std(lasts)} | {per_seed} | {' / '.join(selected) or '–'} "
+            f"| {rows[0]['params']:,} | {rows[0]['gflops']:.3f} | {statistics.mean(r['minutes'] for r in rows):.1f} |"
         )
     if args.json:
         args.json.write_text(json.dumps(per_run, indent=2))
