@@ -106,3 +106,13 @@ def test_prepare_ucla_cli_on_a_subset(shared, tmp_path, capsys):
     ds = PreparedDataset(tmp_path / "out")
     assert len(ds) == len(picked) and "xview" in capsys.readouterr().out
     assert main(["prepare", "ucla", "--src", str(sub), "--out", str(tmp_path / "out")]) == 2  # exists
+
+
+def test_src_may_be_the_folder_holding_all_sqe(shared, tmp_path):
+    from skelar.formats.ucla import list_ucla_files
+
+    src = shared("data", "nw-ucla", "all_sqe")
+    files = list_ucla_files(src)
+    assert list_ucla_files(src.parent) == files and len(files) == 1484
+    with pytest.raises(FileNotFoundError, match="no aAA_sSS_eEE_vVV.json files"):
+        list_ucla_files(tmp_path)
