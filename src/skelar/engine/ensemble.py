@@ -21,7 +21,7 @@ import numpy as np
 
 from skelar.engine.evaluate import EvalResult
 from skelar.engine.metrics import topk_accuracy
-from skelar.engine.reports import save_evaluation
+from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import json_safe, write_json
 
 __all__ = ["SCORES_FILE", "COMBINE_MODES", "ScoreSet", "EnsembleResult", "scores_path", "load_scores", "ensemble_scores", "save_ensemble"]
@@ -228,13 +228,8 @@ def save_ensemble(
             {"path": str(s.path), "weight": wt, "num_samples": int(len(s.labels)), "top1": s.top1, "top5": s.top5}
             for s, wt in zip(result.inputs, result.weights)
         ],
-        "num_samples": metrics["num_samples"],
         "num_classes": len(result.classes),
-        "top1": metrics["top1"],
-        "top5": metrics["top5"],
-        "mean_class_accuracy": metrics["mean_class_accuracy"],
-        "per_class_accuracy": dict(zip(result.classes, metrics["per_class_accuracy"])),
-        "ambiguity": metrics["ambiguity"],
+        **metrics_summary(metrics, result.classes),
         "out_dir": str(out),
     }
     write_json(out / "report.json", report)

@@ -24,7 +24,7 @@ from skelar.engine.confusions import resolve_class_group
 from skelar.engine.data_setup import open_source, with_stream
 from skelar.engine.evaluate import clip_logits, evaluate
 from skelar.engine.loaders import eval_loader
-from skelar.engine.reports import save_evaluation
+from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
 from skelar.transforms import Compose, build_transforms
@@ -159,12 +159,7 @@ def evaluate_checkpoint(
         "protocol": protocol,
         "split": split,
         "clips": lm.clips,
-        "num_samples": metrics["num_samples"],
-        "top1": metrics["top1"],
-        "top5": metrics["top5"],
-        "mean_class_accuracy": metrics["mean_class_accuracy"],
-        "per_class_accuracy": dict(zip(ds.classes, metrics["per_class_accuracy"])),
-        "ambiguity": metrics["ambiguity"],
+        **metrics_summary(metrics, ds.classes),
         "out_dir": str(out),
     }
     write_json(out / "report.json", report)

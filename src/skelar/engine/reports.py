@@ -13,7 +13,7 @@ from skelar.engine.metrics import classification_report
 from skelar.engine.plots import plot_confusion, plot_confusion_subset
 from skelar.engine.run_dir import write_text_atomic
 
-__all__ = ["save_evaluation"]
+__all__ = ["save_evaluation", "metrics_summary"]
 
 
 def save_evaluation(
@@ -64,3 +64,15 @@ def save_evaluation(
         if group:
             plot_confusion_subset(cm, names_k, group["indices"], out_dir / f"{lead}ambiguous_classes.png", title=f"{prefix}: ambiguous group")
     return metrics
+
+
+def metrics_summary(metrics: dict[str, Any], classes: Sequence[str]) -> dict[str, Any]:
+    """The report.json entries every evaluation shares, from :func:`save_evaluation`'s metrics."""
+    return {
+        "num_samples": metrics["num_samples"],
+        "top1": metrics["top1"],
+        "top5": metrics["top5"],
+        "mean_class_accuracy": metrics["mean_class_accuracy"],
+        "per_class_accuracy": dict(zip(classes, metrics["per_class_accuracy"])),
+        "ambiguity": metrics["ambiguity"],
+    }
