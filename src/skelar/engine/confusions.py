@@ -12,7 +12,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["resolve_class_group", "confused_pairs", "group_accuracy", "ambiguity_report", "summarize_ambiguity", "pair_classes"]
+__all__ = ["class_names", "resolve_class_group", "confused_pairs", "group_accuracy", "ambiguity_report", "summarize_ambiguity", "pair_classes"]
+
+
+def class_names(classes: Sequence[str], num_classes: int) -> list[str]:
+    """``classes`` as strings when there is one per class, else the indices ``"0" .. "K-1"``."""
+    return [str(c) for c in classes] if len(classes) == num_classes else [str(i) for i in range(num_classes)]
 
 
 def resolve_class_group(items: Sequence[str | int] | None, classes: Sequence[str], where: str = "ambiguous classes") -> list[int]:
@@ -74,7 +79,7 @@ def confused_pairs(cm: np.ndarray, classes: Sequence[str], top: int = 10) -> lis
     dens = support[a_idx] + support[b_idx]
     rates = np.divide(counts, dens, out=np.zeros(len(counts)), where=dens > 0)
     order = np.lexsort((b_idx, a_idx, -rates, -counts))[:top]
-    names = [str(c) for c in classes] if len(classes) == len(cm) else [str(i) for i in range(len(cm))]
+    names = class_names(classes, len(cm))
     out = []
     for j in order:
         a, b = int(a_idx[j]), int(b_idx[j])
@@ -100,7 +105,7 @@ def group_accuracy(cm: np.ndarray, indices: Sequence[int], classes: Sequence[str
     """
     cm = np.asarray(cm, dtype=np.int64)
     idx = [int(i) for i in indices]
-    names = [str(c) for c in classes] if len(classes) == len(cm) else [str(i) for i in range(len(cm))]
+    names = class_names(classes, len(cm))
     rows = cm[idx]
     support = rows.sum(axis=1)
     correct = np.array([cm[i, i] for i in idx], dtype=np.int64)
@@ -123,7 +128,7 @@ def group_accuracy(cm: np.ndarray, indices: Sequence[int], classes: Sequence[str
 
 def ambiguity_report(cm: np.ndarray, classes: Sequence[str], ambiguous: Sequence[str | int] | None = None, top: int = 10) -> dict[str, Any]:
     """``{"top_confused_pairs": [...], "ambiguous_group": {...} or None}`` (see the functions above)."""
-    group = resolve_class_group(ambiguous, classes if len(classes) == len(cm) else [str(i) for i in range(len(cm))])
+    group = resolve_class_group(ambiguous, class_names(classes, len(cm)))
     return {
         "top_confused_pairs": confused_pairs(cm, classes, top),
         "ambiguous_group": group_accuracy(cm, group, classes) if group else None,

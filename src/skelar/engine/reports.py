@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from skelar.engine.confusions import ambiguity_report, pair_classes
+from skelar.engine.confusions import ambiguity_report, class_names, pair_classes
 from skelar.engine.evaluate import EvalResult
 from skelar.engine.metrics import classification_report
 from skelar.engine.plots import plot_confusion, plot_confusion_subset
@@ -38,7 +38,7 @@ def save_evaluation(
     num_classes = len(classes) or (result.scores.shape[1] if result.scores.ndim == 2 else 0)
     metrics = classification_report(result.scores, result.labels, num_classes)
     cm = metrics.pop("confusion")
-    names_k = [str(c) for c in classes] if len(classes) == num_classes else [str(i) for i in range(num_classes)]
+    names_k = class_names(classes, num_classes)
     metrics["ambiguity"] = ambiguity_report(cm, names_k, ambiguous, top_confused)  # bad class names fail before any file
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(

@@ -31,7 +31,7 @@ from skelar.engine.metrics import topk_accuracy
 from skelar.engine.model_setup import build_model, resolve_model_kwargs
 from skelar.engine.optim import build_optimizer, build_scheduler
 from skelar.engine.plots import plot_curves
-from skelar.engine.reports import save_evaluation
+from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import log_to_file, make_run_dir, write_json, write_metrics
 from skelar.engine.seeding import get_rng_state, resolve_device, seed_everything, set_deterministic, set_rng_state
 
@@ -334,14 +334,9 @@ def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, dev
         "best_val_top1": best.get("value"),
         "test": {
             "protocol": data.protocol,
-            "num_samples": metrics["num_samples"],
             "clips": cfg.data.test_clips,
-            "top1": metrics["top1"],
-            "top5": metrics["top5"],
-            "mean_class_accuracy": metrics["mean_class_accuracy"],
             "loss": metrics["loss"],
-            "per_class_accuracy": dict(zip(data.source.classes, metrics["per_class_accuracy"])),
-            "ambiguity": metrics["ambiguity"],
+            **metrics_summary(metrics, data.source.classes),
         },
         "dataset": data.source.name,
         "splits": {"train": len(data.train_idx), "val": len(data.val_idx), "test": len(data.test_idx)},
