@@ -307,17 +307,16 @@ def sgn_sample(ske: NtuSkeleton, name: str | None = None, params: dict[str, Any]
     the stages, computing only the motions the denoising uses."""
     ids = np.asarray(ske.body_id)
     joints = ske.joints
+    origin_joint = {**SGN_PARAMS, **(params or {})}["origin_joint"]
     if (len(ids) and joints.dtype == np.float32 and (ids == ids[0]).all()
             and len(ids) == np.count_nonzero(ske.body_counts)):
         xyz = joints[:, :, :3]
         present = np.flatnonzero(xyz.any(axis=(1, 2)))
         if present.size:
-            origin_joint = {**SGN_PARAMS, **(params or {})}["origin_joint"]
             origin = xyz[present[0], origin_joint].copy()
             out = np.zeros((len(ids), 3, 25, 2), np.float32)
             np.subtract(xyz.transpose(0, 2, 1), origin[:, None], out=out[..., 0])
             return out.transpose(1, 0, 2, 3)
     raw = sgn_raw_bodies(ske, name, motion=False)
     denoised, _ = sgn_denoise(raw, params)
-    origin_joint = {**SGN_PARAMS, **(params or {})}["origin_joint"]
     return sgn_to_canonical(sgn_translate(denoised, origin_joint, raw.name))
