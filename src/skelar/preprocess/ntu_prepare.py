@@ -18,13 +18,14 @@ file and line), and the count of files outside the requested dataset.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -163,6 +164,17 @@ def _work(task: tuple[int, int, list[str], str, str]) -> tuple[int, int, int]:
 _PART_KEYS = ("ok_names", "lengths", "problems")
 
 
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file written under a temporary name, flushed to disk and renamed to ``path`` on success."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def _write_part(path: Path, results: list[tuple]) -> None:
     """One part file: the arrays of ``_PART_KEYS``, then the frames of every usable sample as one
     ``(total T, 3, 25, 2)`` float32 array, as consecutive ``.npy`` records (no zip, no checksum pass,
@@ -175,16 +187,12 @@ def _write_part(path: Path, results: list[tuple]) -> None:
               np.asarray(json.dumps(problems)))
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
               "shape": (sum(len(f) for f in frames), 3, 25, 2)}
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with _atomic_file(path) as f:
         for arr in arrays:
             np.save(f, arr, allow_pickle=False)
         np.lib.format.write_array_header_1_0(f, header)
         for fr in frames:
             f.write(memoryview(fr).cast("B"))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _read_shard(marker: Path) -> tuple[Iterator[tuple[str, np.ndarray]], list[list[str]]]:
@@ -200,12 +208,8 @@ def _read_shard(marker: Path) -> tuple[Iterator[tuple[str, np.ndarray]], list[li
 
 def _write_marker(path: Path, parts: list[str]) -> None:
     """The shard marker: the names of its part files, written atomically once they are all on disk."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with _atomic_file(path) as f:
         np.save(f, np.asarray(parts, dtype=str), allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _read_part(path: Path) -> tuple[Iterator[tuple[str, np.ndarray]], list[list[str]]]:
