@@ -328,8 +328,8 @@ class BenchResult:
         return "\n".join(lines)
 
 
-def _check_parity(name: str, ours: nn.Module, ref: ReferenceModel, x: torch.Tensor) -> float:
-    """Load the reference's weights into ours and compare eval outputs on ``x``."""
+def _check_parity(name: str, ours: nn.Module, ref: ReferenceModel, x: torch.Tensor) -> tuple[float, float]:
+    """Load the reference's weights into ours and compare eval outputs on ``x``: max |diff|, and that over max |reference|."""
     ours.load_state_dict(convert_reference_state_dict(name, ref.model.state_dict()), strict=True)
     ours.eval()
     ref.model.eval()
@@ -338,7 +338,8 @@ def _check_parity(name: str, ours: nn.Module, ref: ReferenceModel, x: torch.Tens
         b = ref.model(ref.adapt_input(x))
     a = a["logits"] if isinstance(a, dict) else a
     b = b["logits"] if isinstance(b, dict) else b
-    return float((a - b).abs().max()), float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+    worst = float((a - b).abs().max())
+    return worst, worst / max(float(b.abs().max()), 1e-12)
 
 
 def benchmark(
