@@ -11,7 +11,7 @@ import torch
 import engine_helpers as h
 from skelar.cli.main import main
 from skelar.engine.config import config_from_dict
-from skelar.engine.ensemble import ensemble_scores, load_scores, save_ensemble
+from skelar.engine.ensemble import choose_weights, ensemble_scores, load_scores, save_ensemble
 from skelar.engine.trainer import train
 
 CLASSES = np.array(["a", "b", "c"])
@@ -127,6 +127,70 @@ def test_save_ensemble_report(two_files, tmp_path):
     report = save_ensemble(ensemble_scores([va, vb]), tmp_path / "vens")
     assert report["split"] == "val" and (tmp_path / "vens" / "val_scores.npz").is_file()
     assert (tmp_path / "vens" / "val_confusion.npy").is_file() and not (tmp_path / "vens" / "test_scores.npz").exists()
+
+
+def _val_copies(tmp_path, pa, labels, names):
+    """Validation scores: A as in the test files, B a perfect (one-hot x 10) scorer."""
+    (tmp_path / "va").mkdir()
+    (tmp_path / "vb").mkdir()
+    va = tmp_path / "va" / "val_scores.npz"
+    va.write_bytes(pa.read_bytes())
+    vb = _write(tmp_path / "vb" / "val_scores.npz", 10 * np.eye(3)[labels], labels, names)
+    return va, vb
+
+
+def test_weights_chosen_on_validation(two_files, tmp_path):
+    pa, pb, a, b, labels = two_files
+    va, vb = _val_copies(tmp_path, pa, labels, ["s0", "s1", "s2", "s3"])
+    choice = choose_weights([va, vb], [[1, 0], [0, 1], [1, 1]])
+    # on validation B alone and A+B are both perfect: the earlier candidate wins the tie
+    assert [r["top1"] for r in choice.table] == [0.5, 1.0, 1.0]
+    assert choice.weights == [0.0, 1.0] and choice.index == 1 and choice.val_top1 == 1.0
+    # the test scores play no part: on them 0,1 gets 2 of 4 while 1,1 would get 4 of 4
+    assert ensemble_scores([pa, pb], choice.weights).top1 == 0.5
+    report = save_ensemble(ensemble_scores([pa, pb], choice.weights), tmp_path / "ens", weight_choice=choice)
+    assert report["weight_choice"]["chosen"] == [0.0, 1.0] and report["weight_choice"]["chosen_index"] == 1
+    assert [c["top1"] for c in report["weight_choice"]["candidates"]] == [0.5, 1.0, 1.0]
+    assert choose_weights([va, vb], [[0, 1], [1, 0]], combine="softmax").index == 0
+    # weights are never chosen on test scores
+    for bad in ([pa.parent / "test_scores.npz", vb], [tmp_path / "ens", vb]):
+        if not bad[0].exists():
+            bad[0].write_bytes(pa.read_bytes())
+        with pytest.raises(ValueError, match="must be chosen on validation scores"):
+            choose_weights(bad, [[1, 1]])
+    with pytest.raises(ValueError, match="weights: 3 given for 2 input"):
+        choose_weights([va, vb], [[1, 1], [1, 1, 1]])
+    with pytest.raises(ValueError, match="no candidate weights"):
+        choose_weights([va, vb], [])
+
+
+def test_cli_chooses_weights_on_validation(two_files, tmp_path, capsys):
+    pa, pb, a, b, labels = two_files
+    va, vb = _val_copies(tmp_path, pa, labels, ["s0", "s1", "s2", "s3"])
+    out = tmp_path / "ens"
+    argv = ["ensemble", str(pa), str(pb), "--val", str(va), str(vb), "--candidates", "1,0", "0,1", "1,1", "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "0,1: val top-1 100.00%  <- chosen" in text and "1,1: val top-1 100.00%\n" in text
+    assert "ensemble: top-1 50.00%" in text
+    report = json.loads((out / "report.json").read_text())
+    assert report["weights"] == [0.0, 1.0] and report["weight_choice"]["val_inputs"] == [str(va), str(vb)]
+    for extra, msg in (
+        (["--val", str(va), str(vb)], "--val and --candidates go together"),
+        (["--candidates", "1,1"], "--val and --candidates go together"),
+        (["--val", str(va), "--candidates", "1,1"], "--val: 1 validation scores file(s) for 2 input(s)"),
+        (["--weights", "1", "1", "--val", str(va), str(vb), "--candidates", "1,1"], "either --weights or --val"),
+        (["--val", str(pa), str(vb), "--candidates", "1,1"], None),  # a.npz is not named test*: allowed
+    ):
+        code = main(["ensemble", str(pa), str(pb), *extra, "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err.strip()
+        if msg is None:
+            assert code == 0
+            continue
+        assert code == 2 and msg in err and "\n" not in err, err
+    with pytest.raises(SystemExit):  # argparse rejects a malformed weight vector
+        main(["ensemble", str(pa), str(pb), "--val", str(va), str(vb), "--candidates", "1;1"])
+    assert "expected comma-separated numbers" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,22 @@ report folder, or a *_scores.npz file. The ensemble's scores, confusion matrix a
 written like `skelar test` writes them.
 
 Weights are yours to give (default 1 each). Never choose them by looking at test accuracy: compare
-candidate weights on validation scores (`skelar test --split val` for every stream, then
-`skelar ensemble A/val_scores.npz B/val_scores.npz --weights ...`), then apply the chosen ones to the
-test scores once. Give the inputs first, then the options (--weights and --ambiguous take several
-values)."""
+candidate weights on validation scores instead. `--val` takes one validation scores file per input
+(`skelar test --split val` writes them), in the same order, and `--candidates` the weight vectors to
+compare; the one with the best validation top-1 (the earliest on ties) is applied to the inputs once.
+Give the inputs first, then the options (--weights, --val, --candidates and --ambiguous take several
+values).
+
+example:
+  skelar ensemble J B JM BM --val J/eval-val/val_scores.npz B/eval-val/val_scores.npz \
+      JM/eval-val/val_scores.npz BM/eval-val/val_scores.npz --candidates 1,1,1,1 0.6,0.6,0.4,0.4"""
+
+
+def _weight_vector(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1,1,0.5,0.5, got {text!r}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="run directory, `skelar test` report folder or *_scores.npz file")
     p.add_argument("--weights", nargs="+", type=float, metavar="W",
                    help="one weight per input, in order (default: 1 each); never tuned on the test set")
+    p.add_argument("--val", nargs="+", metavar="VAL_SCORES",
+                   help="one validation scores file per input, in order; with --candidates, the weights are chosen on them")
+    p.add_argument("--candidates", nargs="+", type=_weight_vector, metavar="W,W,...",
+                   help="candidate weight vectors compared on --val (best validation top-1 wins, earliest on ties)")
     p.add_argument("--combine", choices=["logits", "softmax"], default="logits",
                    help="sum weighted raw scores (logits; default, as CTR-GCN's ensemble.py) or weighted softmax probabilities")
     p.add_argument("--out", help="output folder (default: runs/ensemble-<time>)")
@@ -40,18 +56,34 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from skelar.engine.confusions import resolve_class_group, summarize_ambiguity
-    from skelar.engine.ensemble import ensemble_scores, save_ensemble
+    from skelar.engine.ensemble import choose_weights, ensemble_scores, save_ensemble
     from skelar.engine.run_dir import make_run_dir
 
     if args.top_confused < 0:
         raise ValueError(f"--top-confused must be >= 0, got {args.top_confused}")
-    result = ensemble_scores(args.inputs, args.weights, args.combine)
+    choice = None
+    weights = args.weights
+    if args.val or args.candidates:
+        if not (args.val and args.candidates):
+            raise ValueError("--val and --candidates go together: validation scores to compare the candidate weights on")
+        if args.weights:
+            raise ValueError("give either --weights or --val with --candidates (weights chosen on validation scores), not both")
+        if len(args.val) != len(args.inputs):
+            raise ValueError(f"--val: {len(args.val)} validation scores file(s) for {len(args.inputs)} input(s); give one per input, in order")
+        choice = choose_weights(args.val, args.candidates, args.combine)
+        weights = choice.weights
+    result = ensemble_scores(args.inputs, weights, args.combine)
     group = resolve_class_group(args.ambiguous, result.classes, "--ambiguous")  # before any folder is made
     out = args.out or make_run_dir("runs", "ensemble")
-    report = save_ensemble(result, out, ambiguous=group, top_confused=args.top_confused)
+    report = save_ensemble(result, out, ambiguous=group, top_confused=args.top_confused, weight_choice=choice)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
+    if choice is not None:
+        print(f"weights chosen on validation scores ({len(choice.val_paths)} files, top-1 per candidate):")
+        for i, row in enumerate(choice.table):
+            mark = "  <- chosen" if i == choice.index else ""
+            print(f"  {','.join(f'{w:g}' for w in row['weights'])}: val top-1 {100 * row['top1']:.2f}%{mark}")
     print(f"inputs ({'weighted sum of ' + ('raw scores' if args.combine == 'logits' else 'softmax probabilities')}):")
     for item in report["inputs"]:
         print(f"  {item['weight']:g} x {item['path']}: top-1 {100 * item['top1']:.2f}%  top-5 {100 * item['top5']:.2f}%")

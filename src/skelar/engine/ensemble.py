@@ -7,7 +7,8 @@ inputs must score exactly the same samples with the same labels and class list.
 ``combine="logits"`` (default) sums the weighted raw scores (clip-averaged logits), as CTR-GCN's and
 FR-Head's ``ensemble.py`` do; ``combine="softmax"`` sums weighted softmax probabilities instead, which
 keeps one stream with large logits from dominating. Weights are the caller's: choose them on
-validation scores (``skelar test --split val``), never on the test set.
+validation scores (``skelar test --split val``; :func:`choose_weights` compares candidates there),
+never on the test set.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from skelar.engine.metrics import topk_accuracy
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import json_safe, write_json
 
-__all__ = ["SCORES_FILE", "COMBINE_MODES", "ScoreSet", "EnsembleResult", "scores_path", "load_scores", "ensemble_scores", "save_ensemble"]
+__all__ = [
+    "SCORES_FILE", "COMBINE_MODES", "ScoreSet", "EnsembleResult", "WeightChoice",
+    "scores_path", "load_scores", "ensemble_scores", "choose_weights", "save_ensemble",
+]
 
 SCORES_FILE = "test_scores.npz"
 COMBINE_MODES = ("logits", "softmax")
@@ -177,6 +181,22 @@ def _align(ref: ScoreSet, other: ScoreSet) -> np.ndarray:
     return order
 
 
+def _combine(sets: Sequence[ScoreSet], weights: list[float], combine: str) -> EnsembleResult:
+    ref = sets[0]
+    total = np.zeros_like(ref.scores)
+    for weight, s in zip(weights, sets):
+        part = s.scores[_align(ref, s)]
+        total += weight * (_softmax(part) if combine == "softmax" else part)
+    prefixes = {s.path.name[: -len("_scores.npz")] if s.path.name.endswith("_scores.npz") else "" for s in sets}
+    split = prefixes.pop() if len(prefixes) == 1 and "" not in prefixes else "test"
+    return EnsembleResult(total, ref.labels.copy(), ref.names.copy(), ref.indices.copy(), list(ref.classes), weights, combine, list(sets), split)
+
+
+def _check_combine(combine: str) -> None:
+    if combine not in COMBINE_MODES:
+        raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}, not {combine!r}")
+
+
 def ensemble_scores(paths: Sequence[str | Path], weights: Sequence[float] | None = None, combine: str = "logits") -> EnsembleResult:
     """``sum_i weights[i] * s_i`` over the inputs' aligned scores ``s_i`` (raw, or softmax for ``combine="softmax"``).
 
@@ -185,18 +205,61 @@ def ensemble_scores(paths: Sequence[str | Path], weights: Sequence[float] | None
     """
     if not paths:
         raise ValueError("ensemble: no inputs given")
-    if combine not in COMBINE_MODES:
-        raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}, not {combine!r}")
+    _check_combine(combine)
     w = _check_weights(weights, len(paths))
-    sets = [load_scores(p) for p in paths]
-    ref = sets[0]
-    total = np.zeros_like(ref.scores)
-    for weight, s in zip(w, sets):
-        part = s.scores[_align(ref, s)]
-        total += weight * (_softmax(part) if combine == "softmax" else part)
-    prefixes = {s.path.name[: -len("_scores.npz")] if s.path.name.endswith("_scores.npz") else "" for s in sets}
-    split = prefixes.pop() if len(prefixes) == 1 and "" not in prefixes else "test"
-    return EnsembleResult(total, ref.labels.copy(), ref.names.copy(), ref.indices.copy(), list(ref.classes), w, combine, sets, split)
+    return _combine([load_scores(p) for p in paths], w, combine)
+
+
+@dataclass
+class WeightChoice:
+    """The candidate weights compared on validation scores and the chosen ones (best top-1, earliest on ties)."""
+
+    weights: list[float]
+    index: int  # position of the chosen candidate
+    val_top1: float
+    table: list[dict[str, Any]]  # one {"weights", "top1", "top5"} per candidate, in the given order
+    val_paths: list[Path]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.weights,
+            "chosen_index": self.index,
+            "val_top1": self.val_top1,
+            "val_inputs": [str(p) for p in self.val_paths],
+            "candidates": self.table,
+        }
+
+
+def choose_weights(val_paths: Sequence[str | Path], candidates: Sequence[Sequence[float]], combine: str = "logits") -> WeightChoice:
+    """Score every candidate weight vector on validation scores and pick the best top-1.
+
+    Ties go to the earlier candidate, so list the preferred default (e.g. equal weights) first.
+    Refuses test scores (``test_scores.npz`` or a run directory): weights chosen on the test set
+    would make the ensemble's test accuracy an oracle.
+    """
+    if not val_paths:
+        raise ValueError("choose_weights: no validation inputs given")
+    if not candidates:
+        raise ValueError("choose_weights: no candidate weights given")
+    _check_combine(combine)
+    files = [scores_path(p) for p in val_paths]
+    for f in files:
+        if f.name.startswith("test"):
+            raise ValueError(
+                f"{f}: validation weights must be chosen on validation scores (`skelar test --split val` writes "
+                f"val_scores.npz), not on {f.name}"
+            )
+    sets = [load_scores(f) for f in files]
+    table: list[dict[str, Any]] = []
+    best: tuple[float, int] | None = None
+    for i, cand in enumerate(candidates):
+        w = _check_weights(cand, len(sets))
+        res = _combine(sets, w, combine)
+        table.append({"weights": w, "top1": res.top1, "top5": res.top5})
+        if best is None or res.top1 > best[0]:
+            best = (res.top1, i)
+    assert best is not None
+    return WeightChoice(list(table[best[1]]["weights"]), best[1], best[0], table, files)
 
 
 def save_ensemble(
@@ -205,11 +268,13 @@ def save_ensemble(
     ambiguous: Sequence[str | int] | None = None,
     top_confused: int = 10,
     plot: bool = True,
+    weight_choice: WeightChoice | None = None,
 ) -> dict[str, Any]:
     """Write ``<split>_scores.npz``, the confusion files and ``report.json`` (as ``skelar test``); return the report.
 
     ``split`` is the inputs' common one (``val`` for ``val_scores.npz`` inputs), so validation
-    ensembles are never labelled as test results.
+    ensembles are never labelled as test results. ``weight_choice`` (from :func:`choose_weights`) is
+    recorded in the report when the weights were chosen on validation scores.
     """
     out = Path(out_dir)
     idx = result.indices
@@ -228,6 +293,7 @@ def save_ensemble(
             {"path": str(s.path), "weight": wt, "num_samples": int(len(s.labels)), "top1": s.top1, "top5": s.top5}
             for s, wt in zip(result.inputs, result.weights)
         ],
+        **({"weight_choice": weight_choice.as_dict()} if weight_choice is not None else {}),
         "num_classes": len(result.classes),
         **metrics_summary(metrics, result.classes),
         "out_dir": str(out),
