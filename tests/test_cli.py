@@ -78,6 +78,9 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     assert np.array_equal(sa["scores"], sb["scores"])
     assert _without_time(json.loads((full / "metrics.json").read_text())) == _without_time(json.loads((killed / "metrics.json").read_text()))
     assert "resumed after epoch" in (killed / "train.log").read_text()
+    commands = (killed / "command.txt").read_text().splitlines()  # the start, then the resume
+    assert len(commands) == 2 and commands[1].endswith(f"train --resume {killed} -q") and f"--run-dir {killed}" in commands[0]
+    assert rb["commands"] == commands
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +106,8 @@ def test_cli_train_test_predict_export(sgn_run, capsys, tmp_path):
     assert "test top-1:" in out and f"run directory: {run_dir}" in out
     report = json.loads((run_dir / "report.json").read_text())
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["optim"]["lr"] == 0.002
+    started = f"skelar train -c {cfg_path} --run-dir {run_dir} --set optim.lr=0.002 -q"
+    assert (run_dir / "command.txt").read_text() == started + "\n" and report["commands"] == [started]
 
     # test: rebuilt from the checkpoint metadata, same seeds -> the run's own test numbers
     ckpt = run_dir / report["checkpoint"]
@@ -143,6 +148,11 @@ def test_cli_train_test_predict_export(sgn_run, capsys, tmp_path):
     assert main(["predict", "--checkpoint", str(ckpt), str(tmp_path / "bad.npy")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.npy: shape (5, 7) is neither" in err
+
+    # export --format weights: the card's training command is the one the run recorded
+    assert main(["export", "--checkpoint", str(run_dir), "--format", "weights", "--out", str(tmp_path / "w" / "sgn-cli.pt")]) == 0
+    capsys.readouterr()
+    assert json.loads((tmp_path / "w" / "sgn-cli.json").read_text())["train_command"] == started
 
     # export: ONNX with a dynamic batch, verified against PyTorch by onnxruntime
     pytest.importorskip("onnxruntime")

@@ -21,21 +21,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import shlex
+
     from skelar.engine.config import load_config
     from skelar.engine.trainer import resume_config, train
 
+    command = shlex.join(getattr(args, "command_line", ["skelar", "train"]))
     if args.resume:
         if args.config:
             raise ValueError("--resume continues a run with its own config.yaml; drop -c (use --set to extend, e.g. train.epochs)")
         if args.run_dir:
             raise ValueError("--resume writes into the checkpoint's run directory; drop --run-dir")
         cfg, run_dir, ckpt = resume_config(args.resume, args.overrides)
-        result = train(cfg, run_dir=run_dir, resume=ckpt, progress=not args.quiet)
+        result = train(cfg, run_dir=run_dir, resume=ckpt, progress=not args.quiet, command=command)
     else:
         if not args.config:
             raise ValueError("train needs -c CONFIG.yaml (or --resume RUN_DIR)")
         cfg = load_config(args.config, args.overrides)
-        result = train(cfg, run_dir=args.run_dir, progress=not args.quiet)
+        result = train(cfg, run_dir=args.run_dir, progress=not args.quiet, command=command)
     test = result.report["test"]
     print(
         f"test top-1: {100 * test['top1']:.2f}%  top-5: {100 * test['top5']:.2f}%  "

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 __all__ = [
+    "COMMAND_FILE",
+    "record_command",
+    "recorded_commands",
     "make_run_dir",
     "write_text_atomic",
     "write_json",
@@ -118,3 +121,18 @@ def log_to_file(path: str | Path, logger_name: str = "skelar") -> Iterator[loggi
         logger.removeHandler(handler)
         handler.close()
         logger.setLevel(old_level)
+
+
+COMMAND_FILE = "command.txt"
+
+
+def record_command(run_dir: str | Path, command: str) -> None:
+    """Append ``command`` (one line) to ``run_dir/command.txt``: the start of a run, then each resume."""
+    with open(Path(run_dir) / COMMAND_FILE, "a", encoding="utf-8") as f:
+        f.write(command.replace("\n", " ").strip() + "\n")
+
+
+def recorded_commands(run_dir: str | Path) -> list[str]:
+    """The command lines recorded for a run (first: the one that started it; then each resume)."""
+    f = Path(run_dir) / COMMAND_FILE
+    return [line for line in f.read_text(encoding="utf-8").splitlines() if line.strip()] if f.is_file() else []

@@ -32,7 +32,7 @@ from skelar.engine.model_setup import build_model, resolve_model_kwargs
 from skelar.engine.optim import build_optimizer, build_scheduler
 from skelar.engine.plots import plot_curves
 from skelar.engine.reports import metrics_summary, save_evaluation
-from skelar.engine.run_dir import log_to_file, make_run_dir, write_json, write_metrics
+from skelar.engine.run_dir import log_to_file, make_run_dir, record_command, recorded_commands, write_json, write_metrics
 from skelar.engine.seeding import get_rng_state, resolve_device, seed_everything, set_deterministic, set_rng_state
 
 __all__ = ["TrainResult", "train", "resume_config", "train_one_epoch", "build_metadata"]
@@ -176,10 +176,12 @@ def train(
     run_dir: str | Path | None = None,
     resume: Mapping[str, Any] | None = None,
     progress: bool = True,
+    command: str | None = None,
 ) -> TrainResult:
     """Train per ``cfg`` in ``run_dir`` (a new ``output_dir/name-time`` if None), then test once.
 
-    ``resume`` is a checkpoint dict (see :func:`resume_config`) to continue from.
+    ``resume`` is a checkpoint dict (see :func:`resume_config`) to continue from. ``command`` (the
+    command line that started this invocation) is appended to ``run_dir/command.txt``.
     """
     seed_everything(cfg.seed)
     set_deterministic(cfg.deterministic)
@@ -191,6 +193,8 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume is None and (run_dir / "last.pt").exists():
         raise FileExistsError(f"{run_dir} already holds a run (last.pt); use --resume {run_dir} or another --run-dir")
+    if command:
+        record_command(run_dir, command)
     try:
         with log_to_file(run_dir / "train.log"):
             return _train(cfg, run_dir, resume, device, progress)
@@ -342,6 +346,7 @@ def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, dev
         "splits": {"train": len(data.train_idx), "val": len(data.val_idx), "test": len(data.test_idx)},
         "epochs_trained": len(history),
         "run_dir": str(run_dir),
+        "commands": recorded_commands(run_dir),
     }
     write_json(run_dir / "report.json", report)
     # record the test result in the selected checkpoint's metadata too

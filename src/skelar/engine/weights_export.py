@@ -15,7 +15,7 @@ from typing import Any
 
 import skelar
 from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from skelar.engine.run_dir import write_json
+from skelar.engine.run_dir import recorded_commands, write_json
 
 __all__ = ["export_weights"]
 
@@ -65,7 +65,7 @@ def export_weights(
 
     The checkpoint must carry a test result (a finished run's selected checkpoint, or its run directory).
     Recorded under ``metadata.pretrained``: model, tag, description, seed, the test metrics, the training
-    command (``train_command``, default ``skelar train -c <run>/config.yaml``), the export ``command``, the
+    command (``train_command``, default: the first line of the run's ``command.txt``, else ``skelar train -c <run>/config.yaml``), the export ``command``, the
     source checkpoint and epoch. Returns that record plus ``path``, ``card``, ``bytes`` and ``sha256``.
 
     ``test_report``: the ``report.json`` of a ``skelar test`` run of this very checkpoint on the test
@@ -86,8 +86,12 @@ def export_weights(
     if "top1" not in test:
         raise ValueError(f"{src}: no test result in its metadata; export the selected checkpoint of a finished run (give the run directory)")
     model_from_checkpoint(ckpt, "cpu")  # the weights must rebuild into the recorded model
-    if train_command is None and (src.parent / "config.yaml").is_file():
-        train_command = f"skelar train -c {src.parent / 'config.yaml'}"
+    if train_command is None:
+        recorded = recorded_commands(src.parent)
+        if recorded:
+            train_command = recorded[0]
+        elif (src.parent / "config.yaml").is_file():
+            train_command = f"skelar train -c {src.parent / 'config.yaml'}"
     dataset = meta.get("dataset") or {}
     dataset.pop("root", None)  # a path on the exporting machine
     seed = meta.get("seed")
