@@ -22,13 +22,15 @@ from skelar.transforms import register_transform
 TESTS = Path(__file__).resolve().parent
 
 
-@register_model("test_mlp", description="test-only: mean over time, 2-layer MLP with dropout")
+@register_model("test_mlp", description="test-only: mean over time, 2-layer MLP with dropout (optionally BatchNorm)")
 class TinyMLP(nn.Module):
-    def __init__(self, num_classes: int = 3, layout: str = "ntu25", num_persons: int = 1, frames: int = 16, hidden: int = 32):
+    def __init__(self, num_classes: int = 3, layout: str = "ntu25", num_persons: int = 1, frames: int = 16, hidden: int = 32,
+                 dropout: float = 0.2, batchnorm: bool = False):
         super().__init__()
         v = get_layout(layout).num_joints
         self.input_shape = (3, frames, v, num_persons)
-        self.net = nn.Sequential(nn.Linear(3 * v * num_persons, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, num_classes))
+        norm = [nn.BatchNorm1d(hidden)] if batchnorm else []
+        self.net = nn.Sequential(nn.Linear(3 * v * num_persons, hidden), *norm, nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.mean(dim=2).flatten(1))

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("train needs -c CONFIG.yaml (or --resume RUN_DIR)")
         cfg = load_config(args.config, args.overrides)
         result = train(cfg, run_dir=args.run_dir, progress=not args.quiet, command=command)
+    if result.rank != 0:  # data-parallel run: rank 0 reports
+        return 0
     test = result.report["test"]
     print(
         f"test top-1: {100 * test['top1']:.2f}%  top-5: {100 * test['top5']:.2f}%  "

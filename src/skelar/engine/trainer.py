@@ -3,6 +3,8 @@
 Honest evaluation: the checkpoint is selected on the validation set (carved from the training part),
 never on the test set; the test set is scored once, at the end, with the selected checkpoint.
 Resuming from ``last.pt`` reproduces an uninterrupted run exactly (same seed, same weights and metrics).
+Under ``torchrun`` the same loop runs data-parallel (:mod:`skelar.engine.distributed`): the global
+batch is split over the processes, evaluation is sharded and gathered, and rank 0 alone writes files.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import datetime as _dt
 import logging
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -24,8 +27,11 @@ from skelar.engine.checkpoint import load_checkpoint, save_checkpoint, to_plain
 from skelar.engine.config import Config, config_from_dict, config_to_dict, save_config
 from skelar.engine.confusions import resolve_class_group, summarize_ambiguity
 from skelar.engine.data_setup import DataBundle, build_data
+from skelar.engine.distributed import (
+    DistContext, all_gather_object, all_reduce_sums, barrier, broadcast_buffers, broadcast_object, gather_eval, init_distributed, shutdown,
+)
 from skelar.engine.evaluate import EvalResult, evaluate
-from skelar.engine.loaders import eval_loader, train_loader
+from skelar.engine.loaders import eval_loader, eval_positions, train_loader
 from skelar.engine.losses import build_loss, combine_losses, split_output
 from skelar.engine.metrics import topk_accuracy
 from skelar.engine.model_setup import build_model, resolve_model_kwargs
@@ -33,7 +39,7 @@ from skelar.engine.optim import build_optimizer, build_scheduler
 from skelar.engine.plots import plot_curves
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import log_to_file, make_run_dir, record_command, recorded_commands, write_json, write_metrics
-from skelar.engine.seeding import get_rng_state, resolve_device, seed_everything, set_deterministic, set_rng_state
+from skelar.engine.seeding import get_rng_state, seed_everything, set_deterministic, set_rng_state
 
 __all__ = ["TrainResult", "train", "resume_config", "train_one_epoch", "build_metadata"]
 
@@ -47,6 +53,7 @@ class TrainResult:
     run_dir: Path
     report: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+    rank: int = 0  # this process's rank in a data-parallel run (0 otherwise)
 
 
 def build_metadata(cfg: Config, model: nn.Module, data: DataBundle, metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,8 +102,12 @@ def train_one_epoch(
     log_every: int = 50,
     progress: bool = True,
     tb=None,
+    ctx: DistContext | None = None,
 ) -> tuple[dict[str, float], int]:
-    """One pass over ``loader``; returns ``({loss, acc, <aux>...}, global_step)`` (sample-weighted means)."""
+    """One pass over ``loader``; returns ``({loss, acc, <aux>...}, global_step)`` (sample-weighted means).
+
+    In a data-parallel run (``ctx``) the means are over all processes' samples.
+    """
     model.train()
     sums: dict[str, float] = {}
     correct = seen = 0
@@ -131,6 +142,11 @@ def train_one_epoch(
                 for name, value in parts.items():
                     tb.add_scalar(f"train/{name}_step", float(value.detach()), global_step)
     bar.close()
+    if ctx is not None and ctx.enabled:
+        names = sorted(sums)
+        totals = all_reduce_sums([seen, correct, *(sums[k] for k in names)], ctx, device)
+        seen, correct = int(round(totals[0])), totals[1]
+        sums = dict(zip(names, totals[2:]))
     if seen == 0:
         raise ValueError("no training batch was produced (is data.batch_size larger than the training set?)")
     out = {k: v / seen for k, v in sums.items()}
@@ -182,30 +198,63 @@ def train(
 
     ``resume`` is a checkpoint dict (see :func:`resume_config`) to continue from. ``command`` (the
     command line that started this invocation) is appended to ``run_dir/command.txt``.
+    Started by ``torchrun`` (``WORLD_SIZE`` > 1), every process calls this; see :mod:`skelar.engine.distributed`.
     """
-    seed_everything(cfg.seed)
-    set_deterministic(cfg.deterministic)
-    device = resolve_device(cfg.device)
-    created = run_dir is None
-    if run_dir is None:
-        run_dir = make_run_dir(cfg.output_dir, cfg.run_name())
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if resume is None and (run_dir / "last.pt").exists():
-        raise FileExistsError(f"{run_dir} already holds a run (last.pt); use --resume {run_dir} or another --run-dir")
-    if command:
-        record_command(run_dir, command)
+    ctx, device = init_distributed(cfg.device)
     try:
-        with log_to_file(run_dir / "train.log"):
-            return _train(cfg, run_dir, resume, device, progress)
-    except Exception:
-        if created and not (run_dir / "last.pt").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)  # a run that never got going leaves no empty folder
-        raise
+        seed_everything(cfg.seed + ctx.rank)  # rank 0 (and a single process) uses the seed itself
+        set_deterministic(cfg.deterministic)
+        created = run_dir is None
+        if run_dir is None:
+            run_dir = make_run_dir(cfg.output_dir, cfg.run_name()) if ctx.is_main else None
+        run_dir = Path(broadcast_object(str(run_dir), ctx))
+        if resume is None and (run_dir / "last.pt").exists():
+            raise FileExistsError(f"{run_dir} already holds a run (last.pt); use --resume {run_dir} or another --run-dir")
+        barrier(ctx)  # every process checked before rank 0 writes anything
+        if ctx.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if command:
+                record_command(run_dir, command)
+        try:
+            with log_to_file(run_dir / "train.log") if ctx.is_main else _quiet_logs():
+                return _train(cfg, run_dir, resume, device, progress and ctx.is_main, ctx)
+        except Exception:
+            if ctx.is_main and created and not (run_dir / "last.pt").exists():
+                shutil.rmtree(run_dir, ignore_errors=True)  # a run that never got going leaves no empty folder
+            raise
+    finally:
+        shutdown(ctx)
 
 
-def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device: torch.device, progress: bool) -> TrainResult:
-    log.info("%s run %s on %s (skelar %s, torch %s)", "resuming" if resume else "starting", run_dir, device, skelar.__version__, torch.__version__)
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """Processes other than rank 0 log warnings and errors only (rank 0 reports the run)."""
+    logger = logging.getLogger("skelar")
+    level = logger.level
+    logger.setLevel(max(logging.WARNING, level))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _resume_rng(resume: Mapping[str, Any], ctx: DistContext, seed: int) -> None:
+    """Each process's RNG state from the checkpoint; with another process count, rank 0's (others reseed)."""
+    per_rank = resume.get("rng_ranks")
+    if per_rank is not None and len(per_rank) == ctx.world_size:
+        set_rng_state(per_rank[ctx.rank])
+        return
+    if ctx.is_main:
+        set_rng_state(resume["rng"])
+    else:
+        seed_everything(seed + ctx.rank + 1000 * int(resume["epoch"]))
+    if ctx.enabled or per_rank is not None:
+        log.warning("resuming with %d process(es) a run saved with %d: batches are the same, random layers (dropout) are not", ctx.world_size, len(per_rank or [0]))
+
+
+def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device: torch.device, progress: bool, ctx: DistContext) -> TrainResult:
+    log.info("%s run %s on %s (skelar %s, torch %s)%s", "resuming" if resume else "starting", run_dir, device, skelar.__version__, torch.__version__,
+             f", data-parallel over {ctx.world_size} processes" if ctx.enabled else "")
     data = build_data(cfg, progress=progress)
     ds = data.source
     resolve_class_group(cfg.eval.ambiguous_classes, ds.classes, "eval.ambiguous_classes")  # fail now, not after training
@@ -215,7 +264,8 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     model = build_model(cfg.model.name, kwargs, data.sample_shape).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("model %s: %s parameters, kwargs %s", cfg.model.name, f"{n_params:,}", kwargs)
-    save_config(cfg, run_dir / "config.yaml")
+    if ctx.is_main:
+        save_config(cfg, run_dir / "config.yaml")
 
     o, s = cfg.optim, cfg.sched
     optimizer = build_optimizer(model.parameters(), o.name, o.lr, o.weight_decay, o.momentum, o.nesterov)
@@ -231,16 +281,21 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
         scheduler.load_state_dict(resume["scheduler"])
         start_epoch, global_step = int(resume["epoch"]), int(resume["global_step"])
         history, best = list(resume["history"]), dict(resume["best"])
-        set_rng_state(resume["rng"])
+        _resume_rng(resume, ctx, cfg.seed)
         log.info("resumed after epoch %d (global step %d)", start_epoch, global_step)
+    net = model  # what training calls; the model itself is evaluated and saved
+    if ctx.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     train_set = data.train_set(cfg.seed)
-    loader, sampler = train_loader(train_set, cfg.data.batch_size, cfg.seed, cfg.data.num_workers, device)
+    loader, sampler = train_loader(train_set, cfg.data.batch_size, cfg.seed, cfg.data.num_workers, device, ctx.rank, ctx.world_size)
     val_loader = None
     if len(data.val_idx):
         val_clips = cfg.data.val_clips or cfg.data.test_clips
-        val_loader = eval_loader(data.eval_set("val", val_clips, cfg.seed), cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed)
-    tb = _open_tensorboard(run_dir, global_step if resume else None) if cfg.train.tensorboard else None
+        val_set = data.eval_set("val", val_clips, cfg.seed)
+        val_pos = eval_positions(len(val_set), ctx.rank, ctx.world_size)
+        val_loader = eval_loader(val_set, cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed, ctx.rank, ctx.world_size)
+    tb = _open_tensorboard(run_dir, global_step if resume else None) if cfg.train.tensorboard and ctx.is_main else None
 
     last_plot = time.time()
     try:
@@ -249,16 +304,17 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
             lr = optimizer.param_groups[0]["lr"]
             sampler.set_epoch(epoch)
             stats, global_step = train_one_epoch(
-                model, loader, optimizer, criterion, cfg.loss.aux_weights, device, epoch, global_step,
-                cfg.train.max_steps_per_epoch, cfg.train.log_every, progress, tb,
+                net, loader, optimizer, criterion, cfg.loss.aux_weights, device, epoch, global_step,
+                cfg.train.max_steps_per_epoch, cfg.train.log_every, progress, tb, ctx,
             )
+            broadcast_buffers(model, ctx)  # every process evaluates (and rank 0 saves) rank 0's BatchNorm statistics
             scheduler.step()
             row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "train_loss": stats.pop("loss"), "train_acc": stats.pop("acc")}
             if len(stats) > 1:  # auxiliary losses present: also log the classification part and each aux loss
                 row.update({f"train_{k}": v for k, v in stats.items()})
             val: EvalResult | None = None
             if val_loader is not None:
-                val = evaluate(model, val_loader, device, criterion, progress, desc="val")
+                val = gather_eval(evaluate(model, val_loader, device, criterion, progress, desc="val"), val_pos, ctx)
                 row.update(val_loss=val.loss, val_top1=val.top1, val_top5=topk_accuracy(val.scores, val.labels, 5))
             row["time_s"] = round(time.time() - t0, 3)
             history.append(row)
@@ -275,13 +331,18 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
                 for k, v in row.items():
                     if k != "epoch" and v is not None:
                         tb.add_scalar(f"epoch/{k}", v, epoch + 1)
+            rng = get_rng_state()
+            rng_ranks = all_gather_object(rng, ctx) if ctx.enabled else None
+            if not ctx.is_main:
+                continue
             payload = {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "epoch": epoch + 1,
                 "global_step": global_step,
-                "rng": get_rng_state(),
+                "rng": rng,
+                **({"rng_ranks": rng_ranks} if rng_ranks is not None else {}),
                 "best": dict(best),
                 "history": to_plain(history, "history"),
                 "metadata": build_metadata(cfg, model, data, {"epoch": row, "best": best}),
@@ -300,8 +361,9 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
         if tb is not None:
             tb.close()
 
-    report = _final_test(cfg, run_dir, data, history, best, device, criterion, progress)
-    return TrainResult(run_dir, report, history)
+    barrier(ctx)  # rank 0's checkpoints are written before anyone loads them
+    report = _final_test(cfg, run_dir, data, history, best, device, criterion, progress, ctx)
+    return TrainResult(run_dir, report, history, ctx.rank)
 
 
 def _register_layout(layout) -> None:
@@ -311,15 +373,22 @@ def _register_layout(layout) -> None:
         register_layout(layout)
 
 
-def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, device, criterion, progress: bool) -> dict[str, Any]:
-    """Score the test split once with the selected checkpoint; write report.json and friends."""
+def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, device, criterion, progress: bool, ctx: DistContext) -> dict[str, Any]:
+    """Score the test split once with the selected checkpoint; rank 0 writes report.json and friends.
+
+    Returns the report on every process.
+    """
     from skelar.engine.checkpoint import model_from_checkpoint
 
     chosen = _select(history, cfg.train.select)
     ckpt_path = run_dir / chosen
     model, ckpt = model_from_checkpoint(ckpt_path, device)
-    test_loader = eval_loader(data.eval_set("test", cfg.data.test_clips, cfg.seed), cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed)
+    test_set = data.eval_set("test", cfg.data.test_clips, cfg.seed)
+    test_loader = eval_loader(test_set, cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed, ctx.rank, ctx.world_size)
     result = evaluate(model, test_loader, device, criterion, progress, desc="test")
+    result = gather_eval(result, eval_positions(len(test_set), ctx.rank, ctx.world_size), ctx)
+    if not ctx.is_main:
+        return broadcast_object(None, ctx)
     metrics = save_evaluation(run_dir, result, data.source.classes, data.source.names, prefix="test",
                               ambiguous=cfg.eval.ambiguous_classes, top_confused=cfg.eval.top_confused)
     metrics["loss"] = result.loss
@@ -357,4 +426,4 @@ def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, dev
              data.protocol, metrics["num_samples"], cfg.data.test_clips, 100 * metrics["top1"], 100 * metrics["top5"], selection)
     for line in summarize_ambiguity(metrics["ambiguity"]):
         log.info("test: %s", line.strip())
-    return report
+    return broadcast_object(report, ctx)
