@@ -120,8 +120,10 @@ def test_batchnorm_statistics_of_rank_0_are_evaluated_and_saved(tmp_path):
     cfg["train"]["epochs"] = 2
     cfg_path = tmp_path / "bn.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
-    run = tmp_path / "bn"
-    _torchrun("train", "-c", str(cfg_path), "--run-dir", str(run), "-q")
+    done = _torchrun("train", "-c", str(cfg_path), "-q")  # no --run-dir: rank 0 names it, the others follow
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and f"run directory: {runs[0]}" in done.stdout
+    run = runs[0]
     # one process scoring the saved checkpoint reproduces the data-parallel run's own test scores
     from skelar.cli.main import main
 
