@@ -9,8 +9,10 @@ the test top-1 of the last epoch's weights as mean ± sample standard deviation 
 run's own report when it tested its last epoch, else from ``RUN/eval-last/report.json`` written by
 ``skelar test --checkpoint RUN/last.pt --out RUN/eval-last``), and, for runs that selected their
 checkpoint on validation, that checkpoint's test top-1 and epoch; parameters and FLOPs per clip
-(counted on the model rebuilt from the checkpoint's metadata), and the training wall time (sum of the epochs' ``time_s`` in ``metrics.csv``; evaluation of the
-validation set included, the final test excluded).
+(counted on the model rebuilt from the checkpoint's metadata), and the training wall time (sum of the
+epochs' ``time_s`` in ``metrics.csv``; evaluation of the validation set included, the final test
+excluded). The variant column describes the input stream and, for SF-Head runs, which heads and
+auxiliary losses (with weights) trained; the last epoch's validation top-1 is shown beside the test.
 """
 
 from __future__ import annotations
@@ -22,6 +24,20 @@ import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
+
+
+_LOSS_NAMES = {"f_rl": "F-RL", "f_cl": "F-CL"}
+
+
+def _variant(config: dict) -> str:
+    """``stream`` plus, for SF-Head runs, where the heads sit and which auxiliary losses train them."""
+    stream = (config.get("data") or {}).get("stream") or "joint"
+    kwargs = (config.get("model") or {}).get("kwargs") or {}
+    if not kwargs.get("sf_head"):
+        return stream
+    weights = (config.get("loss") or {}).get("aux_weights") or {}
+    losses = " + ".join(f"{_LOSS_NAMES.get(k, k)} {v:g}" for k, v in sorted(weights.items(), key=lambda kv: (list(_LOSS_NAMES) + [kv[0]]).index(kv[0])) if v) or "no aux loss"
+    return f"{stream}; SF-Head ({kwargs['sf_head']}), {losses}"
 
 
 def _run_row(run: Path) -> dict:
@@ -51,6 +67,8 @@ def _run_row(run: Path) -> dict:
         "val": 100 * report.get("best_val_top1", float("nan")),
         "epoch": report.get("checkpoint_epoch"),
         "epochs": len(rows),
+        "variant": _variant(meta.get("config") or {}),
+        "last_val": 100 * float(rows[-1]["val_top1"]) if rows[-1].get("val_top1") else float("nan"),
         "params": count_parameters(model),
         "gflops": flops / 1e9,
         "minutes": sum(float(r["time_s"]) for r in rows) / 60,
@@ -62,6 +80,11 @@ def _mean_std(values: list[float]) -> str:
     if not values:
         return "–"
     return f"{statistics.mean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else " (one run)")
+
+
+def _mean(values) -> str:
+    values = [v for v in values if v == v]
+    return f"{statistics.mean(values):.2f}" if values else "–"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,17 +99,18 @@ def main(argv: list[str] | None = None) -> int:
         per_run.append(row)
         groups[re.sub(r"-s\d+$", "", run.name)].append(row)
     print(
-        "| runs | model | seeds | epochs | **test top-1 (%), last epoch**: mean ± std | per seed "
-        "| test top-1 (%) of the best-validation checkpoint (epoch) | params | GFLOPs/clip | train time/run (min) |"
+        "| runs | model | variant | seeds | epochs | **test top-1 (%), last epoch**: mean ± std | per seed "
+        "| val top-1 (%), last epoch: mean | test top-1 (%) of the best-validation checkpoint (epoch) "
+        "| params | GFLOPs/clip | train time/run (min) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in groups.items():
         lasts = [r["last_top1"] for r in rows]
         per_seed = " / ".join(f"{v:.2f}" for v in lasts)
         selected = [f"{r['top1']:.2f} ({r['epoch']})" for r in rows if r["selected_on_val"]]
         print(
-            f"| {name} | `{rows[0]['model']}` | {', '.join(str(r['seed']) for r in rows)} | {rows[0]['epochs']} "
-            f"| {_mean_std(lasts)} | {per_seed} | {' / '.join(selected) or '–'} "
+            f"| {name} | `{rows[0]['model']}` | {rows[0]['variant']} | {', '.join(str(r['seed']) for r in rows)} | {rows[0]['epochs']} "
+            f"| {_mean_std(lasts)} | {per_seed} | {_mean(r['last_val'] for r in rows)} | {' / '.join(selected) or '–'} "
             f"| {rows[0]['params']:,} | {rows[0]['gflops']:.3f} | {statistics.mean(r['minutes'] for r in rows):.1f} |"
         )
     if args.json:
