@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 
-_LOSS_NAMES = {"f_rl": "F-RL", "f_cl": "F-CL"}
+_LOSS_NAMES = {"f_rl": "F-RL", "f_cl": "F-CL"}  # in the order the variant column lists them
 
 
 def _variant(config: dict) -> str:
@@ -36,7 +36,9 @@ def _variant(config: dict) -> str:
     if not kwargs.get("sf_head"):
         return stream
     weights = (config.get("loss") or {}).get("aux_weights") or {}
-    losses = " + ".join(f"{_LOSS_NAMES.get(k, k)} {v:g}" for k, v in sorted(weights.items(), key=lambda kv: (list(_LOSS_NAMES) + [kv[0]]).index(kv[0])) if v) or "no aux loss"
+    order = list(_LOSS_NAMES)
+    names = sorted((k for k, v in weights.items() if v), key=lambda k: order.index(k) if k in order else len(order))
+    losses = " + ".join(f"{_LOSS_NAMES.get(k, k)} {weights[k]:g}" for k in names) or "no aux loss"
     return f"{stream}; SF-Head ({kwargs['sf_head']}), {losses}"
 
 
@@ -75,15 +77,19 @@ def _run_row(run: Path) -> dict:
     }
 
 
+def _finite(values) -> list[float]:
+    return [v for v in values if v == v]  # NaN: a run without an eval-last report or validation scores
+
+
 def _mean_std(values: list[float]) -> str:
-    values = [v for v in values if v == v]  # runs without an eval-last report are left out
+    values = _finite(values)
     if not values:
         return "–"
     return f"{statistics.mean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else " (one run)")
 
 
 def _mean(values) -> str:
-    values = [v for v in values if v == v]
+    values = _finite(values)
     return f"{statistics.mean(values):.2f}" if values else "–"
 
 
