@@ -217,7 +217,9 @@ def train(
                 record_command(run_dir, command)
         try:
             with log_to_file(run_dir / "train.log") if ctx.is_main else _quiet_logs():
-                return _train(cfg, run_dir, resume, device, progress and ctx.is_main, ctx)
+                result = _train(cfg, run_dir, resume, device, progress and ctx.is_main, ctx)
+            barrier(ctx)  # no process leaves the group while another still uses it (Gloo aborts otherwise)
+            return result
         except Exception:
             if ctx.is_main and created and not (run_dir / "last.pt").exists():
                 shutil.rmtree(run_dir, ignore_errors=True)  # a run that never got going leaves no empty folder
