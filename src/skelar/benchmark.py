@@ -189,6 +189,40 @@ def _load_impsgn_reference(path: str, batch_size: int, num_classes: int) -> Refe
 register_reference("impsgn", _load_impsgn_reference)
 
 
+def _load_ctrgcn_reference(path: str, batch_size: int, num_classes: int, layout: str = "ucla20", num_persons: int = 1) -> ReferenceModel:
+    """Uason-Chen/CTR-GCN ``model/ctrgcn.py : Model``; its graph class is given skelar's graph (tested equal)."""
+    import types
+
+    from skelar.layouts import get_layout
+    from skelar.models.graph import spatial_graph
+
+    lay = get_layout(layout)
+    graph_module = types.ModuleType("_skelar_ctrgcn_graph")
+
+    class Graph:  # the reference builds ``Graph(**graph_args).A`` from an import string
+        def __init__(self, **kwargs: Any):
+            self.A = spatial_graph(lay)
+
+    graph_module.Graph = Graph  # type: ignore[attr-defined]
+    saved = sys.modules.get(graph_module.__name__)
+    sys.modules[graph_module.__name__] = graph_module
+    try:
+        module = import_reference_module(path, "_skelar_reference_ctrgcn")
+        if not hasattr(module, "Model"):
+            raise ValueError(f"{path}: no class Model (expected Uason-Chen/CTR-GCN model/ctrgcn.py)")
+        with _cuda_calls_are_noops():
+            model = module.Model(num_class=num_classes, num_point=lay.num_joints, num_person=num_persons, graph=f"{graph_module.__name__}.Graph")
+    finally:
+        if saved is None:
+            sys.modules.pop(graph_module.__name__, None)
+        else:
+            sys.modules[graph_module.__name__] = saved
+    return ReferenceModel(model, lambda x: x, path)
+
+
+register_reference("ctrgcn", _load_ctrgcn_reference)
+
+
 def tune_glibc_malloc() -> bool:
     """Keep freed memory in the process (glibc ``mallopt``): no ``mmap``/trim churn for large tensors.
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from skelar.layouts import JointLayout, get_layout
+from skelar.models.ctrgcn_fast import batch_norm_rows, gcn_forward, linear_1x1, tcn_forward
 from skelar.models.graph import spatial_graph
 from skelar.models.registry import register_model
 from skelar.models.sf_head import SFHead, SFHeadFeatures
@@ -190,8 +191,30 @@ class TCNGCNUnit(nn.Module):
             self.residual = nn.Identity()
         else:
             self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
+        self.fast = True  # set by CTRGCN.set_fast
+
+    def _forward_channels_last(self, x: torch.Tensor, features: list[SFHeadFeatures] | None) -> torch.Tensor:
+        """The unit on ``(B, T, V, C)`` contiguous input and output (:mod:`skelar.models.ctrgcn_fast`)."""
+        y = gcn_forward(self.gcn1, x)
+        if self.sf is not None:  # SF-Head works on (B, C, T, V)
+            y = y.permute(0, 3, 1, 2)
+            if features is not None:
+                y, f = self.sf.forward_with_features(y)
+                features.append(f)
+            else:
+                y = self.sf(y)
+            y = y.permute(0, 2, 3, 1).contiguous()
+        y = tcn_forward(self.tcn1, y)
+        if isinstance(self.residual, UnitTCN):
+            y = y + batch_norm_rows(linear_1x1(x, self.residual.conv, int(self.residual.conv.stride[0])), [self.residual.bn])
+        elif self.residual is not None:
+            y = y + x
+        return torch.relu(y)
 
     def forward(self, x: torch.Tensor, features: list[SFHeadFeatures] | None = None) -> torch.Tensor:
+        """``(B, C, T, V)`` in and out; with ``fast`` the tensors are stored channels-last (``(B, T, V, C)`` memory)."""
+        if self.fast:
+            return self._forward_channels_last(x.permute(0, 2, 3, 1).contiguous(), features).permute(0, 3, 1, 2)
         y = self.gcn1(x)
         if self.sf is not None:
             if features is not None:
@@ -284,6 +307,8 @@ class CTRGCN(nn.Module):
             ``("f_rl", "f_cl")``, True for both, None for none. Then the training-mode output is
             ``{"logits": ..., "aux_losses": {...}}``; eval mode always returns plain logits.
         sf_cl_identity: F-CL also aligns ``f_r`` with the identity branch ``f_c``.
+        fast: run the channels-last re-expressed forward (:mod:`skelar.models.ctrgcn_fast`; same
+            function and parameters, faster on CPU); ``False`` runs the literal module-by-module form.
     """
 
     def __init__(
@@ -299,6 +324,7 @@ class CTRGCN(nn.Module):
         sf_head_groups: int = 8,
         sf_losses: Any = None,
         sf_cl_identity: bool = False,
+        fast: bool = True,
     ) -> None:
         super().__init__()
         lay = get_layout(layout)
@@ -335,6 +361,14 @@ class CTRGCN(nn.Module):
         self.fc = nn.Linear(4 * base, num_classes)
         nn.init.normal_(self.fc.weight, 0, math.sqrt(2.0 / num_classes))
         _bn_init(self.data_bn, 1.0)
+        self.set_fast(fast)
+
+    def set_fast(self, fast: bool) -> "CTRGCN":
+        """Switch between the fast (channels-last, fused) and the literal forward; parameters are shared."""
+        self.fast = bool(fast)
+        for unit in self.units():
+            unit.fast = self.fast
+        return self
 
     def units(self) -> list[TCNGCNUnit]:
         """The ten TCN-GCN units ``l1``..``l10`` in order."""
@@ -350,11 +384,17 @@ class CTRGCN(nn.Module):
             )
         x = x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)  # BN channel index m*V*C + v*C + c
         x = self.data_bn(x)
-        x = x.reshape(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
         features: list[SFHeadFeatures] | None = [] if (self.training and self.sf_losses) else None
+        if self.fast:  # (N·M, C, T, V) views of channels-last (N·M, T, V, C) memory
+            x = x.reshape(n, m, v, c, t).permute(0, 1, 4, 2, 3).reshape(n * m, t, v, c).permute(0, 3, 1, 2)
+        else:
+            x = x.reshape(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
         for unit in self.units():
             x = unit(x, features)
-        x = x.reshape(n, m, x.shape[1], -1).mean(3).mean(1)  # mean over T·V, then persons
+        if self.fast:
+            x = x.permute(0, 2, 3, 1).reshape(n, m, -1, x.shape[1]).mean(2).mean(1)  # mean over T·V, then persons
+        else:
+            x = x.reshape(n, m, x.shape[1], -1).mean(3).mean(1)
         logits = self.fc(self.drop_out(x))
         if features is None:
             return logits
