@@ -102,12 +102,14 @@ def gcn_forward(gcn: "UnitGCN", x: torch.Tensor) -> torch.Tensor:
     qk = F.linear(x.mean(1), w_qk, b_qk).view(b, v, 2, s, rel_ch)  # (B, V, q|k, S, r)
     q, k = qk[:, :, 0].permute(0, 2, 3, 1), qk[:, :, 1].permute(0, 2, 3, 1)  # (B, S, r, V)
     rel_t = torch.tanh(q.unsqueeze(-2) - k.unsqueeze(-1))  # (B, S, r, V(v), U(u)): tanh(q_u - k_v)
-    w4 = torch.stack([c.conv4.weight.flatten(1) for c in convs])  # (S, C, r)
-    b4 = torch.stack([c.conv4.bias for c in convs])  # (S, C)
-    refinement_t = torch.matmul(w4, rel_t.flatten(3)).view(b, s, c_out, v, v) + b4.view(1, s, c_out, 1, 1)
+    # topologyᵀ = α·conv4(rel)ᵀ + Aᵀ with α folded into conv4's (small) weight and bias
+    w4 = torch.stack([c.conv4.weight.flatten(1) for c in convs]) * gcn.alpha  # (S, C, r)
+    b4 = torch.stack([c.conv4.bias for c in convs]) * gcn.alpha  # (S, C)
     a = gcn.PA if gcn.adaptive else gcn.A
-    topology_t = refinement_t * gcn.alpha + a.transpose(-1, -2).unsqueeze(1)  # (B, S, C, V(v), U(u))
-    topology_t = topology_t.permute(0, 2, 1, 3, 4).reshape(b * c_out, s * v, v)
+    shift = (b4.view(s, c_out, 1, 1) + a.transpose(-1, -2).unsqueeze(1)).transpose(0, 1)  # (C, S, V(v), U(u))
+    refinement_t = torch.matmul(w4, rel_t.flatten(3)).view(b, s, c_out, v, v).transpose(1, 2)
+    # shift first: the sum takes its (C, S, V, U) order, so the result is contiguous in that order
+    topology_t = (shift.contiguous() + refinement_t).reshape(b * c_out, s * v, v)
     # values of all subsets in one product, laid out (B, C, T, S, V) for the aggregation
     w3 = torch.cat([c.conv3.weight.flatten(1) for c in convs])
     b3 = torch.cat([c.conv3.bias for c in convs])
