@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from skelar.models import create_model
 from skelar.reference.benchmark import benchmark, load_reference
 from skelar.cli.main import main
 from skelar.engine.checkpoint import model_from_checkpoint
@@ -152,3 +153,35 @@ def test_count_flops_includes_in_place_products():
     from skelar.models.profile import count_flops
 
     assert count_flops(_InPlace(), torch.randn(5, 6)) == 2 * 6 * 4 + 2 * 6 * 4 + 2 * 2 * 2 * 2
+
+
+# A stand-in with CTR-GCN's reference interface: Model(num_class, num_point, num_person, graph=<import string>)
+CTRGCN_STAND_IN = '''
+from skelar.models.ctrgcn import CTRGCN
+
+def import_class(name):
+    mod = __import__(name.split(".")[0])
+    for comp in name.split(".")[1:]:
+        mod = getattr(mod, comp)
+    return mod
+
+class Model(CTRGCN):  # the literal form, same state-dict names
+    def __init__(self, num_class=60, num_point=25, num_person=2, graph=None, graph_args=dict(), in_channels=3):
+        super().__init__(num_classes=num_class, layout="ucla20", num_persons=num_person, fast=False)
+        self.A = import_class(graph)(**graph_args).A
+        self.shape = (num_class, num_point, num_person)
+'''
+
+
+def test_ctrgcn_reference_is_built_like_ours(tmp_path):
+    from skelar.models.graph import spatial_graph
+
+    path = tmp_path / "ctrgcn.py"
+    path.write_text(CTRGCN_STAND_IN)
+    ours = create_model("ctrgcn", num_classes=10, layout="ucla20", num_frames=16)
+    ref = load_reference("ctrgcn", str(path), batch_size=2, num_classes=10, like=ours)
+    assert ref.model.shape == (10, 20, 1)
+    np.testing.assert_array_equal(ref.model.A, spatial_graph("ucla20"))
+    result = benchmark("ctrgcn", reference=str(path), batch_size=2, rounds=1, iters=1, warmup=0, threads=1,
+                       model_kwargs={"num_classes": 10, "layout": "ucla20", "num_frames": 16})  # fmt: skip
+    assert result.parity_max_abs_diff is not None and result.parity_max_abs_diff < 1e-2  # logits ~1e3 at random init

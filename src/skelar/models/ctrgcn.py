@@ -346,6 +346,7 @@ class CTRGCN(nn.Module):
         self.num_persons = num_persons
         self.in_channels = in_channels
         self.num_joints = lay.num_joints
+        self.layout = lay
         self.input_shape = (in_channels, num_frames, lay.num_joints, num_persons)
 
         graph = spatial_graph(lay)

@@ -51,21 +51,25 @@ class ReferenceModel:
     source: str
 
 
-ReferenceLoader = Callable[[str, int, int], ReferenceModel]
+ReferenceLoader = Callable[..., ReferenceModel]  # (path, batch_size, num_classes, like=None)
 _REFERENCES: dict[str, ReferenceLoader] = {}
 
 
 def register_reference(model_name: str, loader: ReferenceLoader) -> None:
-    """Register ``loader(path, batch_size, num_classes) -> ReferenceModel`` for a skelar model name."""
+    """Register ``loader(path, batch_size, num_classes, like=None) -> ReferenceModel`` for a skelar model name.
+
+    ``like`` is skelar's model being compared (or None); a loader may read its joint count, persons or
+    layout from it to build the matching reference.
+    """
     _REFERENCES[model_name] = loader
 
 
-def load_reference(model_name: str, path: str, batch_size: int, num_classes: int) -> ReferenceModel:
+def load_reference(model_name: str, path: str, batch_size: int, num_classes: int, like: nn.Module | None = None) -> ReferenceModel:
     if model_name not in _REFERENCES:
         raise KeyError(f"no reference loader for model {model_name!r}; available: {', '.join(sorted(_REFERENCES)) or 'none'}")
     if not Path(path).is_file():
         raise FileNotFoundError(f"reference model file not found: {path}")
-    return _REFERENCES[model_name](path, batch_size, num_classes)
+    return _REFERENCES[model_name](path, batch_size, num_classes, like=like)
 
 
 @contextlib.contextmanager
@@ -97,7 +101,7 @@ def import_reference_module(path: str, name: str) -> Any:
     return module
 
 
-def _load_sgn_reference(path: str, batch_size: int, num_classes: int) -> ReferenceModel:
+def _load_sgn_reference(path: str, batch_size: int, num_classes: int, like: nn.Module | None = None) -> ReferenceModel:
     module = import_reference_module(path, "_skelar_reference_sgn")
     if not hasattr(module, "SGN"):
         raise ValueError(f"{path}: no class SGN (expected microsoft/SGN model.py)")
@@ -157,7 +161,7 @@ def _impsgn_stub_modules(directory: Path) -> dict[str, Any]:
     return stubs
 
 
-def _load_impsgn_reference(path: str, batch_size: int, num_classes: int) -> ReferenceModel:
+def _load_impsgn_reference(path: str, batch_size: int, num_classes: int, like: nn.Module | None = None) -> ReferenceModel:
     directory = Path(path).resolve().parent
     if not (directory / "ms_tcn_TP1.py").is_file():
         raise FileNotFoundError(f"{directory / 'ms_tcn_TP1.py'} not found: copy it from acvai/impSGN next to {Path(path).name}")
@@ -189,14 +193,18 @@ def _load_impsgn_reference(path: str, batch_size: int, num_classes: int) -> Refe
 register_reference("impsgn", _load_impsgn_reference)
 
 
-def _load_ctrgcn_reference(path: str, batch_size: int, num_classes: int, layout: str = "ucla20", num_persons: int = 1) -> ReferenceModel:
-    """Uason-Chen/CTR-GCN ``model/ctrgcn.py : Model``; its graph class is given skelar's graph (tested equal)."""
+def _load_ctrgcn_reference(path: str, batch_size: int, num_classes: int, like: nn.Module | None = None) -> ReferenceModel:
+    """Uason-Chen/CTR-GCN ``model/ctrgcn.py : Model`` shaped like ``like`` (joints, persons; default NTU).
+
+    Its graph class is given skelar's graph of the same layout (tested equal to the reference's).
+    """
     import types
 
     from skelar.layouts import get_layout
     from skelar.models.graph import spatial_graph
 
-    lay = get_layout(layout)
+    lay = getattr(like, "layout", None) or get_layout("ntu25")
+    num_persons = int(getattr(like, "num_persons", 2))
     graph_module = types.ModuleType("_skelar_ctrgcn_graph")
 
     class Graph:  # the reference builds ``Graph(**graph_args).A`` from an import string
@@ -415,7 +423,7 @@ def benchmark(
     parity = None
     ref = None
     if reference is not None:
-        ref = load_reference(model_name, reference, batch_size, num_classes)
+        ref = load_reference(model_name, reference, batch_size, num_classes, like=ours)
         if check_parity:
             parity, relative = _check_parity(model_name, ours, ref, x)
             say(f"parity with the reference: max |diff| {parity:.2e} ({relative:.1e} of the largest logit)")
