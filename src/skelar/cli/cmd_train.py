@@ -16,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="override a config key, value parsed as YAML (repeatable), e.g. --set optim.lr=5e-4")
     p.add_argument("--resume", metavar="RUN_DIR_OR_LAST_PT", help="continue an interrupted run exactly (uses the run's config.yaml)")
     p.add_argument("--run-dir", help="run directory (default: OUTPUT_DIR/NAME-YYYYmmdd-HHMMSS)")
+    p.add_argument("--amp", nargs="?", const="auto", choices=["auto", "bf16", "fp16", "off"],
+                   help="mixed precision (train.amp): bf16 autocast on CPU, fp16 with a gradient scaler on CUDA (auto, the "
+                   "value without an argument), or the given dtype")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -27,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from skelar.engine.trainer import resume_config, train
 
     command = shlex.join(getattr(args, "command_line", ["skelar", "train"]))
+    if args.amp is not None:
+        args.overrides = [*args.overrides, f"train.amp={args.amp}"]
     if args.resume:
         if args.config:
             raise ValueError("--resume continues a run with its own config.yaml; drop -c (use --set to extend, e.g. train.epochs)")

@@ -166,6 +166,13 @@ class TrainConfig(_Section):
     tensorboard: bool = False
     checkpoint_every: int = Field(0, ge=0)
     max_steps_per_epoch: int | None = Field(None, ge=1)
+    amp: Literal["off", "auto", "bf16", "fp16"] = "off"
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _amp_bool(cls, v: Any) -> Any:
+        """``true`` means ``auto`` (bf16 on CPU, fp16 on CUDA), ``false`` means ``off``."""
+        return {True: "auto", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
 
 class EvalConfig(_Section):

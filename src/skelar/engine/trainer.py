@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 import skelar
+from skelar.engine.amp import AmpSetting, build_train_step, resolve_amp
 from skelar.engine.callbacks import Checkpointer, CurvePlotter, EpochLogger, MetricsWriter, ProgressBar, StepLogger, TensorBoardLogger
 from skelar.engine.checkpoint import load_checkpoint, save_checkpoint, to_plain
 from skelar.engine.config import Config, config_from_dict, config_to_dict, save_config
@@ -53,11 +54,12 @@ class TrainResult:
     rank: int = 0  # this process's rank in a data-parallel run (0 otherwise)
 
 
-def build_metadata(cfg: Config, model: nn.Module, data: DataBundle, metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything needed to rebuild and use the model without its config file."""
+def build_metadata(cfg: Config, model: nn.Module, data: DataBundle, metrics: Mapping[str, Any], amp: AmpSetting | None = None) -> dict[str, Any]:
+    """Everything needed to rebuild and use the model without its config file (``amp``: how it was trained)."""
     ds = data.source
     return to_plain(
         {
+            "amp": amp.record() if amp is not None else None,
             "model": {"name": getattr(model, "skelar_name", cfg.model.name), "kwargs": getattr(model, "skelar_kwargs", cfg.model.kwargs)},
             "layout": {"name": ds.layout.name, "dict": ds.layout.to_dict()},
             "dataset": {
@@ -221,8 +223,13 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     scheduler = build_scheduler(optimizer, s.name, cfg.train.epochs, s.milestones, s.gamma, s.warmup_epochs, s.min_lr)
     criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing)
 
-    step = TrainStep(criterion, cfg.loss.aux_weights)
+    amp = resolve_amp(cfg.train.amp, device)
+    if amp is not None:
+        log.info("mixed precision: %s autocast on %s%s", amp.mode, amp.device_type, " with a gradient scaler" if amp.grad_scaler else "")
+    step = build_train_step(criterion, cfg.loss.aux_weights, amp)
     state = TrainState(model, optimizer, scheduler, scaler=step.new_scaler())
+    if resume is not None and amp is not None and amp.grad_scaler and "scaler" not in resume:
+        raise ValueError("train.amp: this run's checkpoint has no gradient-scaler state (it was trained without fp16); resume it with its own train.amp")
     if resume is not None:
         state.restore(resume, ctx, cfg.seed)
         log.info("resumed after epoch %d (global step %d)", state.epoch, state.global_step)
@@ -243,14 +250,14 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
             return gather_eval(evaluate(model, val_loader, device, criterion, progress, desc="val"), val_pos, ctx)
 
     callbacks = default_callbacks(cfg, run_dir, progress, ctx, resume is not None, state.global_step,
-                                  lambda row, best: build_metadata(cfg, model, data, {"epoch": row, "best": best}), extra_callbacks)
+                                  lambda row, best: build_metadata(cfg, model, data, {"epoch": row, "best": best}, amp), extra_callbacks)
     loop = TrainLoop(state, step, loader, sampler, cfg.train.epochs, device, ctx,
                      validate, callbacks, net, cfg.train.max_steps_per_epoch)
     loop.run()
     history, best = state.history, state.best
 
     barrier(ctx)  # rank 0's checkpoints are written before anyone loads them
-    report = _final_test(cfg, run_dir, data, history, best, device, criterion, progress, ctx)
+    report = _final_test(cfg, run_dir, data, history, best, device, criterion, progress, ctx, amp)
     return TrainResult(run_dir, report, history, ctx.rank)
 
 
@@ -271,7 +278,8 @@ def _register_layout(layout) -> None:
         register_layout(layout)
 
 
-def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, device, criterion, progress: bool, ctx: DistContext) -> dict[str, Any]:
+def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, device, criterion, progress: bool, ctx: DistContext,
+                amp: AmpSetting | None = None) -> dict[str, Any]:
     """Score the test split once with the selected checkpoint; rank 0 writes report.json and friends.
 
     Returns the report on every process.
@@ -312,6 +320,7 @@ def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, dev
         "dataset": data.source.name,
         "splits": {"train": len(data.train_idx), "val": len(data.val_idx), "test": len(data.test_idx)},
         "epochs_trained": len(history),
+        "amp": amp.record() if amp is not None else None,
         "run_dir": str(run_dir),
         "commands": recorded_commands(run_dir),
     }
