@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if result.rank != 0:  # data-parallel run: rank 0 reports
         return 0
     test = result.report["test"]
+    if test is None:
+        print(f"no test scored (train.test: false); last validation top-1: {result.report['last_val_top1']}")
+        print(f"run directory: {result.run_dir}")
+        return 0
     print(
         f"test top-1: {100 * test['top1']:.2f}%  top-5: {100 * test['top5']:.2f}%  "
         f"({test['num_samples']} samples, {test['clips']} clip(s); checkpoint: {result.report['selection']})"

@@ -60,10 +60,18 @@ STREAM_TRANSFORMS = ("stream", "bone", "motion")  # transforms that data.stream 
 class ValConfig(_Section):
     """Where the validation set (used for checkpoint selection) comes from."""
 
-    mode: Literal["split", "carve", "none"] = "carve"
+    mode: Literal["split", "carve", "none", "fold"] = "carve"
     fraction: float = Field(0.1, gt=0.0, lt=1.0)
     by: Literal["subject", "sample"] = "subject"
     seed: int = 0
+    folds: int = Field(5, ge=2)  # mode fold: training subjects in this many folds ...
+    fold: int = Field(0, ge=0)  # ... and this one (0-based) is the validation part
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> "ValConfig":
+        if self.fold >= self.folds:
+            raise ValueError(f"data.val.fold must be below data.val.folds ({self.folds}), got {self.fold}")
+        return self
 
 
 class DataConfig(_Section):
@@ -167,6 +175,7 @@ class TrainConfig(_Section):
     checkpoint_every: int = Field(0, ge=0)
     max_steps_per_epoch: int | None = Field(None, ge=1)
     amp: Literal["off", "auto", "bf16", "fp16"] = "off"
+    test: bool = True  # score the test part at the end (false: cross-validation folds never see it)
 
     @field_validator("amp", mode="before")
     @classmethod

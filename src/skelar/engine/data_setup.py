@@ -26,6 +26,7 @@ __all__ = [
     "open_source",
     "synthetic_cache_path",
     "resolve_splits",
+    "subject_folds",
     "build_data",
     "probe_shape",
     "with_stream",
@@ -113,12 +114,33 @@ def open_source(source: str, synthetic: Mapping[str, Any] | None = None, cache_d
     return PreparedDataset(path)
 
 
-def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: float = 0.1, by: str = "subject", seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(train, val, test)`` indices for ``protocol``; ``mode`` is ``split`` | ``carve`` | ``none``.
+def subject_folds(subjects: np.ndarray, folds: int) -> list[np.ndarray]:
+    """The distinct ``subjects`` dealt into ``folds`` groups in sorted order (subject ``k``-th smallest → fold ``k % folds``)."""
+    distinct = np.unique(subjects)
+    if len(distinct) < folds:
+        raise ValueError(f"data.val.folds: {folds} folds need at least {folds} training subjects, found {len(distinct)}")
+    return [distinct[f::folds] for f in range(folds)]
+
+
+def _fold_split(ds: PreparedDataset, pool: np.ndarray, folds: int, fold: int) -> tuple[np.ndarray, np.ndarray]:
+    subject = ds.meta.get("subject")
+    if subject is None:
+        raise ValueError(f"data.val.mode: 'fold' needs subject ids in {ds.root} (none stored)")
+    subject = np.asarray(subject)
+    held_out = subject_folds(subject[pool], folds)[fold]
+    in_val = np.isin(subject[pool], held_out)
+    return pool[~in_val], pool[in_val]
+
+
+def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: float = 0.1, by: str = "subject", seed: int = 0,
+                   folds: int = 5, fold: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(train, val, test)`` indices for ``protocol``; ``mode`` is ``split`` | ``carve`` | ``none`` | ``fold``.
 
     ``split`` uses the stored ``<protocol>/val``; ``carve`` holds out part of the training data
     (``<protocol>/train`` plus any stored val; whole subjects by default); ``none`` trains on all of it
-    and has no validation set.
+    and has no validation set; ``fold`` deals the training subjects into ``folds`` groups
+    (:func:`subject_folds`) and holds out group ``fold`` (k-fold cross-validation by subject; with
+    ``folds`` small, also a multi-subject validation part).
     """
     if protocol not in ds.protocols():
         raise KeyError(f"data.protocol: {ds.root} has no protocol {protocol!r} (known: {', '.join(ds.protocols()) or 'none'})")
@@ -134,6 +156,8 @@ def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: floa
         train, val = carve_validation(pool, ds.labels, ds.meta.get("subject"), fraction=fraction, seed=seed, by=by)
     elif mode == "none":
         train, val = np.sort(np.concatenate([train, stored_val])), np.zeros(0, np.int64)
+    elif mode == "fold":
+        train, val = _fold_split(ds, np.sort(np.concatenate([train, stored_val])), folds, fold)
     else:
         raise ValueError(f"data.val.mode: unknown mode {mode!r} (use split, carve or none)")
     for name, part in (("train", train), ("val", val)):
@@ -170,7 +194,7 @@ def build_data(cfg, progress: bool = True) -> DataBundle:
     d = cfg.data
     cache = d.cache_dir or os.environ.get("SKELAR_CACHE") or str(Path(cfg.output_dir) / ".cache")
     ds = open_source(d.source, d.synthetic, cache, progress=progress)
-    train, val, test = resolve_splits(ds, d.protocol, d.val.mode, d.val.fraction, d.val.by, d.val.seed)
+    train, val, test = resolve_splits(ds, d.protocol, d.val.mode, d.val.fraction, d.val.by, d.val.seed, d.val.folds, d.val.fold)
     train_specs = with_stream(d.train_transforms, d.stream, ds.layout.name)
     test_specs = with_stream(d.test_transforms, d.stream, ds.layout.name)
     train_t = build_transforms(train_specs, where="data.train_transforms")

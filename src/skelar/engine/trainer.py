@@ -257,7 +257,10 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     history, best = state.history, state.best
 
     barrier(ctx)  # rank 0's checkpoints are written before anyone loads them
-    report = _final_test(cfg, run_dir, data, history, best, device, criterion, progress, ctx, amp)
+    if cfg.train.test:
+        report = _final_test(cfg, run_dir, data, history, best, device, criterion, progress, ctx, amp)
+    else:
+        report = _report_without_test(cfg, run_dir, data, history, best, ctx, amp)
     return TrainResult(run_dir, report, history, ctx.rank)
 
 
@@ -276,6 +279,28 @@ def _register_layout(layout) -> None:
 
     if layout.name not in list_layouts():
         register_layout(layout)
+
+
+def _report_without_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, ctx: DistContext, amp: AmpSetting | None) -> dict[str, Any]:
+    """``train.test: false`` (cross-validation folds): report.json with the validation scores, no test."""
+    last = history[-1] if history else {}
+    report = {
+        "checkpoint": None,
+        "selection": "none: train.test is false, the test part was not scored",
+        "best_val_top1": best.get("value"),
+        "best_val_epoch": best.get("epoch"),
+        "last_val_top1": last.get("val_top1"),
+        "test": None,
+        "dataset": data.source.name,
+        "splits": {"train": len(data.train_idx), "val": len(data.val_idx), "test": len(data.test_idx)},
+        "epochs_trained": len(history),
+        "amp": amp.record() if amp is not None else None,
+        "run_dir": str(run_dir),
+        "commands": recorded_commands(run_dir),
+    }
+    if ctx.is_main:
+        write_json(run_dir / "report.json", report)
+    return report
 
 
 def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, device, criterion, progress: bool, ctx: DistContext,
