@@ -184,7 +184,7 @@ def test_sample_and_split_errors(tmp_path):
     with pytest.raises(ValueError, match=r"dataset\.yaml: key 'splits\.s\.train': unknown sample name 'nobody'"):
         prepare_folder(src, tmp_path / "o4")
     (src / "dataset.yaml").write_text(spec + "splits:\n  s: {train: {subject: [1]}, test: {class: [wave]}}\n")
-    with pytest.raises(ValueError, match=r"dataset\.yaml: protocol 's': parts 'train' and 'test' share samples"):
+    with pytest.raises(ValueError, match=r"dataset\.yaml: protocol 's': parts 'train' and 'test' share 2 sample"):
         prepare_folder(src, tmp_path / "o5")
     (src / "dataset.yaml").write_text(spec + "splits:\n  s: {train: {colour: [1]}, test: [kick_P01_R0]}\n")
     with pytest.raises(ValueError, match=r"dataset\.yaml: key 'splits\.s\.train\.colour': rules can select by class or subject"):

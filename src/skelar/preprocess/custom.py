@@ -31,12 +31,15 @@ def resolve_layout_arg(value: str | JointLayout) -> JointLayout:
     return get_layout(value)
 
 
-def _check_parts(parts: dict[str, np.ndarray], proto: str, src: Any) -> None:
+def _check_parts(parts: dict[str, np.ndarray], proto: str, src: Any, keys: dict[str, str] | None = None) -> None:
+    """No sample in two parts of a protocol; the error names the file and the split keys."""
     names = list(parts)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            if np.intersect1d(parts[a], parts[b]).size:
-                raise ValueError(f"{src}: protocol {proto!r}: parts {a!r} and {b!r} share samples")
+            shared = np.intersect1d(parts[a], parts[b])
+            if shared.size:
+                what = f"split keys {keys[a]!r} and {keys[b]!r}" if keys else f"parts {a!r} and {b!r}"
+                raise ValueError(f"{src}: protocol {proto!r}: {what} share {shared.size} sample(s)")
 
 
 def _random_test_part(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +157,12 @@ def prepare_pyskl(
             w.add(_pyskl_to_canonical(a, persons, has_score, normalize_2d), SampleMeta(name=a.frame_dir, label=a.label, **meta))
         protos: dict[str, dict[str, np.ndarray]] = {}
         keys = list(pf.split)
+        key_of: dict[tuple[str, str], str] = {}
+        for key in keys:
+            try:
+                split_name_to_part(key)
+            except ValueError as e:
+                raise ValueError(f"{src}: {e}") from None
         for key in keys:
             proto, _ = split_name_to_part(key)
             has_test = any(split_name_to_part(k)[0] == proto and k.endswith("test") for k in keys)
@@ -161,12 +170,13 @@ def prepare_pyskl(
             if part in protos.setdefault(proto, {}):
                 raise ValueError(f"{src}: split keys map twice to {proto}/{part} (key {key!r})")
             protos[proto][part] = np.asarray(sorted(index[n] for n in pf.split[key]), np.int64)
+            key_of[proto, part] = key
         for proto, parts in protos.items():
+            _check_parts(parts, proto, src, {p: key_of[proto, p] for p in parts})
             if not {"train", "test"} <= set(parts):
                 log.warning("%s: split %r has no train/test pair; stored as given", src, proto)
             elif "val" not in parts and val_fraction:
                 parts = protocol_parts(parts["train"], parts["test"], labels, subjects, val_fraction, seed=seed)
-            _check_parts(parts, proto, src)
             for part, idx in parts.items():
                 w.set_split(proto, part, idx)
     return PreparedDataset(out)
