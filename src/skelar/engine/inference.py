@@ -173,6 +173,8 @@ def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_p
         a = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"{path}: array dtype {a.dtype} is not real-valued (expected float or integer coordinates)")
     if a.ndim == 3 and a.shape[1] == num_joints and a.shape[2] == num_channels:
         a = a.transpose(2, 0, 1)[..., None]
     elif not (a.ndim == 4 and a.shape[0] == num_channels and a.shape[2] == num_joints):
@@ -185,7 +187,10 @@ def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_p
         a = np.concatenate([a, np.zeros(a.shape[:3] + (num_persons - a.shape[3],), a.dtype)], axis=3)
     if not np.isfinite(a).all():
         raise ValueError(f"{path}: contains NaN or infinite values")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{path}: contains values beyond the float32 range")
+    return a
 
 
 def _samples(inputs: Sequence[str | Path], lm: LoadedModel):
@@ -229,6 +234,8 @@ def predict(
     out = []
     samples = tqdm(_samples(inputs, lm), desc="predict", unit="sample", leave=False, disable=None if progress else True)
     for n, (src, name, x, label) in enumerate(samples):
+        if x.shape[1] == 0:
+            raise ValueError(f"{src} ({name}): the sequence has 0 frames; there is nothing to predict")
         stack = []
         for k in range(lm.clips):
             rng = np.random.default_rng([lm.seed, 0, n, k])

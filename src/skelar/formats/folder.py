@@ -208,8 +208,8 @@ def read_folder_sample(sample: FolderSample, spec: FolderSpec) -> np.ndarray:
             raise ValueError(f"{p}: not a plain .npy array ({e})") from None
         if a.ndim != len(spec.axes):
             raise ValueError(f"{p}: array has {a.ndim} axes but 'axes' is {spec.axes!r}")
-        if not np.issubdtype(a.dtype, np.number):
-            raise ValueError(f"{p}: array dtype {a.dtype} is not numeric")
+        if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+            raise ValueError(f"{p}: array dtype {a.dtype} is not real-valued (expected float or integer coordinates)")
         a = a.transpose([spec.axes.index(ax) for ax in "CTV" + ("M" if "M" in spec.axes else "")])
         if a.ndim == 3:
             a = a[..., None]
@@ -217,9 +217,12 @@ def read_folder_sample(sample: FolderSample, spec: FolderSpec) -> np.ndarray:
         a = _read_csv(p, spec)
     if a.shape[0] != C or a.shape[2] != V or a.shape[1] < 1:
         raise ValueError(f"{p}: sample shape (C, T, V, M) = {a.shape} does not match {C} channels x {V} joints of layout {spec.layout.name!r}")
-    a = np.ascontiguousarray(a, dtype=np.float32)
     if not np.isfinite(a).all():
         raise ValueError(f"{p}: contains NaN or infinite values")
+    with np.errstate(over="ignore"):
+        a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{p}: contains values beyond the float32 range")
     return a
 
 
