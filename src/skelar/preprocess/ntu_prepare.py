@@ -396,7 +396,7 @@ def _run_shards(shards, shard_path, pending, files, pipeline, workers, progress,
     if progress:  # (imported only when shown: tqdm takes a noticeable part of a short run's start-up)
         from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=done, unit="file", desc="prepare", dynamic_ncols=True)
+        bar = tqdm(total=total, initial=done, unit="file", desc="prepare", dynamic_ncols=True, disable=None)  # terminal only
     pool = None
     if workers > 1:
         import multiprocessing

@@ -51,7 +51,7 @@ def prepare_ucla(
     if progress:
         from tqdm import tqdm
 
-        results = tqdm(results, desc="nw-ucla", unit="seq")
+        results = tqdm(results, desc="nw-ucla", unit="seq", disable=None)  # shown on a terminal only
     failed: dict[str, str] = {}
     found = 0
     with PreparedWriter(out, "ucla20", UCLA_CLASSES, num_channels=3, num_persons=1, name="nw-ucla",
