@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from skelar.data.prepared import PreparedDataset, PreparedWriter, SampleMeta
+from skelar.store.prepared import PreparedDataset, PreparedWriter, SampleMeta
 from skelar.formats.ucla import UCLA_CLASSES, UclaSequence, iter_ucla_results
 from skelar.preprocess.protocol_parts import protocol_parts
 
