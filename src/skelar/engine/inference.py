@@ -27,6 +27,7 @@ from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
+from skelar.store.npy import load_npy
 from skelar.transforms import Compose, build_transforms
 
 __all__ = ["LoadedModel", "load_for_inference", "evaluate_checkpoint", "read_input_array", "predict"]
@@ -170,9 +171,9 @@ def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_p
     """A ``.npy`` holding ``(C, T, V, M)`` or ``(T, V, C)`` as a float32 ``(C, T, V, M)`` array (persons zero-padded)."""
     path = Path(path)
     try:
-        a = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+        a = load_npy(path)
+    except OSError as e:
+        raise ValueError(f"{path}: not a readable .npy array ({e.strerror or e})") from None
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
         raise ValueError(f"{path}: array dtype {a.dtype} is not real-valued (expected float or integer coordinates)")
     if a.ndim == 3 and a.shape[1] == num_joints and a.shape[2] == num_channels:

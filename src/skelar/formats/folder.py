@@ -37,6 +37,7 @@ import yaml
 
 from skelar.store.prepared import META_FIELDS
 from skelar.layouts import JointLayout, get_layout, layout_from_dict, load_layout_file
+from skelar.store.npy import load_npy
 
 __all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample", "resolve_split"]
 
@@ -202,10 +203,7 @@ def read_folder_sample(sample: FolderSample, spec: FolderSpec) -> np.ndarray:
     C, V = len(spec.channels), spec.layout.num_joints
     p = sample.path
     if p.suffix == ".npy":
-        try:
-            a = np.load(p, allow_pickle=False)
-        except ValueError as e:
-            raise ValueError(f"{p}: not a plain .npy array ({e})") from None
+        a = load_npy(p)
         if a.ndim != len(spec.axes):
             raise ValueError(f"{p}: array has {a.ndim} axes but 'axes' is {spec.axes!r}")
         if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):

@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from skelar.layouts import JointLayout, get_layout, layout_from_dict
+from skelar.store.npy import load_npy, load_npz
 
 __all__ = ["FORMAT_VERSION", "META_FIELDS", "SampleMeta", "PreparedDataset", "PreparedWriter", "is_prepared_dir"]
 
@@ -75,15 +76,14 @@ class PreparedDataset:
         version = self.manifest.get("format_version")
         if version != FORMAT_VERSION:
             raise ValueError(f"{manifest_path}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")
-        mode = "r" if mmap else None
-        self.frames = np.load(self.root / "frames.npy", mmap_mode=mode, allow_pickle=False)
-        self.offsets = np.load(self.root / "offsets.npy", allow_pickle=False)
-        self.labels = np.load(self.root / "labels.npy", allow_pickle=False)
-        with np.load(self.root / "samples.npz", allow_pickle=False) as z:
-            self.meta = {k: z[k] for k in z.files}
-        with np.load(self.root / "splits.npz", allow_pickle=False) as z:
-            self._splits = {k: z[k] for k in z.files}
+        self.frames = load_npy(self.root / "frames.npy", mmap=mmap)
+        self.offsets = load_npy(self.root / "offsets.npy")
+        self.labels = load_npy(self.root / "labels.npy")
+        self.meta = load_npz(self.root / "samples.npz")
+        self._splits = load_npz(self.root / "splits.npz")
         n = len(self.labels)
+        if self.frames.ndim != 4 or self.offsets.ndim != 1 or self.labels.ndim != 1:
+            raise ValueError(f"{self.root}: frames.npy must be (frames, C, V, M), offsets.npy and labels.npy 1-D (corrupt dataset)")
         if len(self.offsets) != n + 1 or self.offsets[-1] != len(self.frames):
             raise ValueError(f"{self.root}: offsets.npy does not match frames.npy/labels.npy (corrupt dataset)")
         self.layout: JointLayout = layout_from_dict(self.manifest["layout"], source=str(manifest_path))
