@@ -32,7 +32,8 @@ import torch
 from skelar.layouts import layout_from_dict, list_layouts, register_layout
 from skelar.store.atomic import publish
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "save_checkpoint", "load_checkpoint", "read_metadata", "ensure_layout", "to_plain"]
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "save_checkpoint", "load_checkpoint", "read_metadata", "ensure_layout", "to_plain",
+           "torch_load_error"]
 
 CHECKPOINT_FORMAT = "skelar-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -102,14 +103,33 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: not a readable checkpoint ({first})") from None
+        raise ValueError(f"{path}: not a readable checkpoint ({torch_load_error(e)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a skelar checkpoint (for reference weights use `skelar import-checkpoint`)")
     if "model" not in ckpt or "metadata" not in ckpt:
         raise ValueError(f"{path}: checkpoint lacks 'model' or 'metadata'")
     ckpt["path"] = str(path)
     return ckpt
+
+
+REFUSED_ADVICE = ("skelar reads checkpoints with weights_only=True: tensors and plain values only, never code; "
+                  "re-save the file as a plain state dict, e.g. torch.save(model.state_dict(), path), where it is trusted")
+
+
+def torch_load_error(e: BaseException) -> str:
+    """One line for a failed ``torch.load(weights_only=True)``: what was refused and what to do instead
+    (torch's own text advises turning ``weights_only`` off, which would let the file run code)."""
+    text = str(e).strip()
+    if not text:
+        return type(e).__name__
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    elif not text.startswith("Weights only load failed"):
+        return text.splitlines()[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = [line for line in lines if "weights_only" not in line and not line.startswith(("Weights only load failed", "Check the documentation"))]
+    what = detail[0].rstrip(".") if detail else "an object that is not a tensor or a plain value"
+    return f"refused: {what}; {REFUSED_ADVICE}"
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
