@@ -29,6 +29,7 @@ __all__ = [
     "EvalConfig",
     "load_config",
     "config_from_dict",
+    "import_plugins",
     "apply_overrides",
     "parse_override",
     "save_config",
@@ -323,16 +324,22 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 
 def _run_imports(modules: Any) -> None:
-    """Import user modules that register models/transforms (the ``imports`` key)."""
+    """Import user modules that register models/transforms (the ``imports`` key of a config the user gave)."""
     if modules is None:
         return
     if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
         raise ConfigError(f"imports: expected a list of module names (got {_short(modules)})")
+    import_plugins(modules, "imports[{i}]")
+
+
+def import_plugins(modules: Sequence[str], where: str = "--import") -> None:
+    """Import plug-in modules the user named (config ``imports``, CLI ``--import``); ``where`` may hold
+    ``{i}`` (the position) and names the source in the one-line error."""
     for i, name in enumerate(modules):
         try:
             importlib.import_module(name)
         except ImportError as e:
-            raise ConfigError(f"imports[{i}]: cannot import {name!r}: {e}") from None
+            raise ConfigError(f"{where.format(i=i)}: cannot import {name!r}: {e}") from None
 
 
 def config_from_dict(data: Mapping[str, Any]) -> Config:

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from skelar.data import PreparedDataset, SkeletonDataset, is_prepared_dir
-from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from skelar.engine.checkpoint import load_checkpoint, missing_plugins_hint, model_from_checkpoint
 from skelar.engine.config import Config, config_to_dict
 from skelar.engine.confusions import resolve_class_group
 from skelar.engine.data_setup import open_source, with_stream
@@ -69,7 +69,14 @@ def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int 
         pre = meta.get("preprocessing") or {}
         specs, default_clips, seed = pre.get("test_transforms") or [], pre.get("test_clips") or 1, meta.get("seed", 0)
         where = f"{checkpoint}: preprocessing.test_transforms"
-    transform = build_transforms(specs, where=where)
+    try:
+        transform = build_transforms(specs, where=where)
+    except (KeyError, ValueError) as e:
+        hint = missing_plugins_hint(meta) if config is None else ""
+        if not hint:
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        raise ValueError(f"{msg}{hint}") from None
     k = int(clips or default_clips)
     if k < 1:
         raise ValueError(f"--clips must be >= 1, got {k}")
