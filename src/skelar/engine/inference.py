@@ -27,6 +27,7 @@ from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
+from skelar.store.names import check_path_name
 from skelar.store.npy import load_npy
 from skelar.transforms import Compose, build_transforms
 
@@ -156,6 +157,9 @@ def evaluate_checkpoint(
     ckpt_path = Path(lm.checkpoint["path"])
     # shipped weights (metadata "pretrained") live in the installed package: their reports go under runs/pretrained/
     home = Path(config.output_dir if config else "runs") / "pretrained" / ckpt_path.stem if "pretrained" in lm.metadata else ckpt_path.parent
+    if not out_dir:
+        check_path_name(ds.name, f"{ds.root / 'dataset.yaml'}: key 'name'")
+        check_path_name(protocol, "protocol")
     out = Path(out_dir) if out_dir else home / f"eval-{ds.name}-{protocol}-{split}"
     metrics = save_evaluation(out, result, ds.classes, ds.names, prefix=split, ambiguous=group,
                               top_confused=int(eval_cfg.get("top_confused", 10)))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from skelar.store.atomic import publish, write_text_atomic
+from skelar.store.names import check_path_name
 
 __all__ = [
     "COMMAND_FILE",
@@ -31,7 +32,7 @@ __all__ = [
 
 def make_run_dir(output_dir: str | Path, name: str) -> Path:
     """``output_dir/name-YYYYmmdd-HHMMSS`` (a numeric suffix keeps it unique); created."""
-    base = Path(output_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = Path(output_dir) / f"{check_path_name(name, 'run name')}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, i = base, 1
     while True:
         try:

@@ -37,6 +37,7 @@ import yaml
 
 from skelar.store.prepared import META_FIELDS
 from skelar.layouts import JointLayout, get_layout, layout_from_dict, load_layout_file
+from skelar.store.names import check_path_name
 from skelar.store.npy import load_npy
 
 __all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample", "resolve_split"]
@@ -158,7 +159,14 @@ def load_folder_spec(root: str | os.PathLike) -> FolderSpec:
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise _err(src, "samples", f"two samples are named {dup!r} (sample names are file stems and must be unique)")
-    return FolderSpec(root, str(doc.get("name", root.name)), layout, classes, channels, axes, samples, splits, **fractions)
+    name = str(doc.get("name", root.name))
+    try:
+        check_path_name(name, f"{src}: key 'name'")
+        for proto in splits:
+            check_path_name(proto, f"{src}: key 'splits.{proto}'")
+    except ValueError as e:
+        raise ValueError(str(e)) from None
+    return FolderSpec(root, name, layout, classes, channels, axes, samples, splits, **fractions)
 
 
 def _list_samples(entries: Any, root: Path, classes: list[str], pattern: re.Pattern | None, src: Path) -> list[FolderSample]:

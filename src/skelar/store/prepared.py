@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from skelar.layouts import JointLayout, get_layout, layout_from_dict
+from skelar.store.names import check_path_name
 from skelar.store.npy import load_npy, load_npz
 
 __all__ = ["FORMAT_VERSION", "META_FIELDS", "SampleMeta", "PreparedDataset", "PreparedWriter", "is_prepared_dir"]
@@ -186,7 +187,7 @@ class PreparedWriter:
         self.layout = get_layout(layout)
         self.classes = [str(c) for c in classes]
         self.C, self.M = int(num_channels), int(num_persons)
-        self.name = name or self.root.name
+        self.name = check_path_name(name or self.root.name, "dataset name")
         self.preprocessing = dict(preprocessing or {})
         self.extra = dict(extra or {})
         self.overwrite = overwrite
@@ -227,6 +228,7 @@ class PreparedWriter:
         return len(self._labels) - 1
 
     def set_split(self, protocol: str, part: str, indices: Iterable[int]) -> None:
+        check_path_name(protocol, "protocol name")
         if part not in ("train", "val", "test"):
             raise ValueError(f"split part must be train, val or test, not {part!r}")
         idx = np.asarray(list(indices), dtype=np.int64)
