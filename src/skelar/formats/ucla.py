@@ -134,9 +134,15 @@ def iter_ucla_dir(src: str | os.PathLike) -> Iterator[UclaSequence]:
 
 def iter_ucla_results(src: str | os.PathLike) -> Iterator[UclaSequence | ValueError]:
     """Every file of an ``all_sqe`` folder in name order: its sequence, or the error (naming the file)
-    that makes it unusable, so a caller can report bad files and keep the good ones."""
-    for p in list_ucla_files(src):
-        try:
-            yield read_ucla_json(p)
-        except ValueError as e:
-            yield e
+    that makes it unusable, so a caller can report bad files and keep the good ones. The folder is listed
+    at once (a missing or empty folder raises here, before anything is read)."""
+    files = list_ucla_files(src)
+
+    def results() -> Iterator[UclaSequence | ValueError]:
+        for p in files:
+            try:
+                yield read_ucla_json(p)
+            except ValueError as e:
+                yield e
+
+    return results()

@@ -54,8 +54,9 @@ def prepare_ucla(
         results = tqdm(results, desc="nw-ucla", unit="seq", disable=None)  # shown on a terminal only
     failed: dict[str, str] = {}
     found = 0
-    with PreparedWriter(out, "ucla20", UCLA_CLASSES, num_channels=3, num_persons=1, name="nw-ucla",
-                        preprocessing=preprocessing, extra={"source": str(src)}, overwrite=overwrite) as w:
+    w = PreparedWriter(out, "ucla20", UCLA_CLASSES, num_channels=3, num_persons=1, name="nw-ucla",
+                       preprocessing=preprocessing, extra={"source": str(src)}, overwrite=overwrite)
+    try:
         views, subjects, labels = [], [], []
         for seq in results:
             found += 1
@@ -81,11 +82,12 @@ def prepare_ucla(
         )
         for part, idx in parts.items():
             w.set_split("xview", part, idx)
-    report = {"dataset": "nw-ucla", "files_found": found, "samples_written": found - len(failed),
-              "failed": {"malformed": dict(sorted(failed.items()))} if failed else {}}
-    tmp = Path(out) / f"{REPORT_FILE}.tmp"
-    tmp.write_text(json.dumps(report, indent=1) + "\n")
-    os.replace(tmp, Path(out) / REPORT_FILE)
+        report = {"dataset": "nw-ucla", "files_found": found, "samples_written": found - len(failed),
+                  "failed": {"malformed": dict(sorted(failed.items()))} if failed else {}}
+        w.close(files={REPORT_FILE: json.dumps(report, indent=1) + "\n"})  # published together, in one rename
+    except BaseException:
+        w.abort()
+        raise
     if failed:
         log.warning("skipped %d unreadable files (listed in %s)", len(failed), Path(out) / REPORT_FILE)
     return PreparedDataset(out)

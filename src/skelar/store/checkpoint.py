@@ -19,10 +19,11 @@ A checkpoint is a dict of tensors and plain Python values only::
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from skelar.layouts import layout_from_dict, list_layouts, register_layout
-from skelar.store.atomic import publish
+from skelar.store.atomic import naming, publish, temporary_beside
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "save_checkpoint", "load_checkpoint", "read_metadata", "ensure_layout", "to_plain",
            "torch_load_error"]
@@ -61,10 +62,13 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temporary_beside(path)  # (sweeps the temporaries a killed save of this file left)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
+        with naming(path), os.fdopen(fd, "wb") as f:
+            try:
+                torch.save(data, f)
+            except RuntimeError as e:  # torch reports a failed write as "[enforce fail at inline_container.cc ...]"
+                raise _write_error(e, path) from None
             f.flush()
             os.fsync(f.fileno())
         publish(tmp, path)
@@ -72,6 +76,23 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_error(e: RuntimeError, path: Path) -> BaseException:
+    """An OSError naming ``path`` for torch's write failure (ENOSPC when the disk is (nearly) full)."""
+    text = str(e)
+    if "inline_container" not in text and "PytorchStreamWriter" not in text:
+        return e
+    cause = e.__cause__ or e.__context__
+    if isinstance(cause, OSError) and cause.errno:
+        return OSError(cause.errno, os.strerror(cause.errno), str(path))
+    try:
+        full = shutil.disk_usage(path.parent).free < (64 << 20)
+    except OSError:
+        full = False
+    if full:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return OSError(errno.EIO, f"writing the checkpoint failed ({text.splitlines()[0][:120]})", str(path))
 
 
 def run_checkpoint(run_dir: Path) -> Path:
