@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from skelar.store.atomic import write_text_atomic
 from skelar.store.names import check_path_name
 
 __all__ = [
@@ -376,4 +377,4 @@ def save_config(cfg: Config, path: str | Path) -> None:
     """Write the fully resolved config as YAML."""
     text = "# fully resolved skelar config (defaults and overrides applied)\n"
     text += yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
-    Path(path).write_text(text)
+    write_text_atomic(path, text)
