@@ -350,11 +350,14 @@ def import_plugins(modules: Sequence[str], where: str = "--import") -> None:
             raise ConfigError(f"{where.format(i=i)}: cannot import {name!r}: {e}") from None
 
 
-def config_from_dict(data: Mapping[str, Any]) -> Config:
-    """Validate a plain mapping into a :class:`Config` (one-line :class:`ConfigError` on failure)."""
+def config_from_dict(data: Mapping[str, Any], run_imports: bool = True) -> Config:
+    """Validate a plain mapping into a :class:`Config` (one-line :class:`ConfigError` on failure).
+
+    ``run_imports=False`` for a config read from a checkpoint: its ``imports`` are kept, not imported."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"the config must be a mapping, got {type(data).__name__}")
-    _run_imports(data.get("imports"))
+    if run_imports:
+        _run_imports(data.get("imports"))
     try:
         return Config.model_validate(dict(data))
     except ValidationError as e:
