@@ -288,3 +288,23 @@ def test_stale_checkpoint_temporaries_are_swept(tmp_path):
     assert not dead.exists() and live.exists() and other.exists()  # only those of the same file, and dead
     assert load_checkpoint(tmp_path / "best.pt")["format"] == "skelar-checkpoint"
     assert sweep_stale_files(tmp_path / "last.pt") == [other]
+
+
+def test_full_disk_during_training_names_the_checkpoint(small_run, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import yaml
+
+    _, _, _, cfg = small_run
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", fail)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(100, 100, 0))
+    assert main(["train", "-c", str(cfg_path), "--run-dir", str(tmp_path / "run"), "-q"]) == 2
+    err = _one_error_line(capsys)
+    assert f"{tmp_path / 'run'}/" in err and ".pt: No space left on device" in err and "inline_container" not in err
+    assert not list((tmp_path / "run").glob(".*.tmp"))
