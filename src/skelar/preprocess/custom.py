@@ -11,24 +11,16 @@ import numpy as np
 
 from skelar.data.prepared import META_FIELDS, PreparedDataset, PreparedWriter, SampleMeta
 from skelar.data.splits import carve_validation
-from skelar.formats.folder import load_folder_spec, read_folder_sample, resolve_split
+from skelar.formats.folder import load_folder_spec, read_folder_sample, resolve_split, subject_ids
 from skelar.formats.ntu_skeleton import NTU_NAME_RE
 from skelar.formats.pyskl import PICKLE_WARNING, PysklAnnotation, load_pyskl, save_pyskl, split_name_to_part
-from skelar.layouts import JointLayout, get_layout, load_layout_file
+from skelar.layouts import JointLayout
+from skelar.preprocess.layout_arg import resolve_layout_arg
 from skelar.preprocess.protocol_parts import protocol_parts
 
 __all__ = ["prepare_folder", "prepare_pyskl", "export_pyskl", "resolve_layout_arg"]
 
 log = logging.getLogger(__name__)
-
-
-def resolve_layout_arg(value: str | JointLayout) -> JointLayout:
-    """A registered layout name or the path of a layout YAML file."""
-    if isinstance(value, JointLayout):
-        return value
-    if str(value).endswith((".yaml", ".yml")) or Path(value).is_file():
-        return load_layout_file(value)
-    return get_layout(value)
 
 
 def _check_parts(parts: dict[str, np.ndarray], proto: str, src: Any) -> None:
@@ -52,14 +44,17 @@ def prepare_folder(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0
     arrays = [read_folder_sample(s, spec) for s in spec.samples]
     persons = max(a.shape[3] for a in arrays)
     labels = np.asarray([s.label for s in spec.samples])
-    subjects = np.asarray([s.meta.get("subject", -1) for s in spec.samples])
+    subjects, subject_names = subject_ids(spec.samples)
     preprocessing = {"pipeline": "folder", "description": "samples as stored in the folder (no normalisation)",
                      "val": {"fraction": spec.val_fraction, "seed": seed}}
+    extra: dict[str, Any] = {"channel_names": list(spec.channels), "source": str(spec.root)}
+    if subject_names:
+        extra["subject_names"] = subject_names  # subject id i is subject_names[i]
     with PreparedWriter(out, spec.layout, spec.classes, num_channels=len(spec.channels), num_persons=persons,
-                        name=spec.name, preprocessing=preprocessing, overwrite=overwrite,
-                        extra={"channel_names": list(spec.channels), "source": str(spec.root)}) as w:
-        for s, a in zip(spec.samples, arrays):
-            w.add(a, SampleMeta(name=s.name, label=s.label, **{f: s.meta.get(f, -1) for f in META_FIELDS}))
+                        name=spec.name, preprocessing=preprocessing, overwrite=overwrite, extra=extra) as w:
+        for i, (s, a) in enumerate(zip(spec.samples, arrays)):
+            meta = {f: int(s.meta.get(f, -1)) for f in META_FIELDS if f != "subject"}
+            w.add(a, SampleMeta(name=s.name, label=s.label, subject=int(subjects[i]), **meta))
         splits = spec.splits or {"default": None}
         for proto, sel in splits.items():
             if sel is None:
