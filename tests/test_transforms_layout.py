@@ -9,7 +9,7 @@ import pytest
 import skelar.layouts as layouts
 from skelar.layouts import JointLayout, layout_from_dict
 from skelar.transforms import build_transform, build_transforms, list_transforms, needs_layout
-from skelar.transforms.base import _REGISTRY
+from skelar.transforms.base import TRANSFORMS
 
 # seven joints, root Chest (index 3), centre Belly (index 5): no bundled layout has either at these indices
 SEVEN = layout_from_dict({
@@ -39,7 +39,7 @@ def _holds(t, lay: JointLayout) -> bool:
 
 @pytest.mark.parametrize("name", list_transforms())
 def test_every_transform_uses_the_dataset_layout_or_refuses(name, empty_registry):
-    params = inspect.signature(_REGISTRY[name].__init__).parameters
+    params = inspect.signature(TRANSFORMS.get(name).__init__).parameters
     for p in params.values():  # no parameter defaults to a layout or an NTU joint
         assert not (isinstance(p.default, str) and p.default in ("ntu25", "ucla20", "coco17", "openpose18")), (name, p)
     spec = {"name": name, **EXAMPLE_KWARGS.get(name, {})}

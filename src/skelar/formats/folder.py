@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from skelar.data.prepared import META_FIELDS
+from skelar.store.prepared import META_FIELDS
 from skelar.formats.axes import parse_axes, to_ctvm
 from skelar.formats.folder_index import INDEX_PROTOCOL, RawSample, list_by_pattern, meta_value, read_index
 from skelar.layouts import JointLayout, get_layout, layout_from_dict, load_layout_file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skelar.data.prepared import PreparedDataset, is_prepared_dir
+from skelar.store.prepared import PreparedDataset, is_prepared_dir
 from skelar.layouts import JointLayout, adopt_layout, layout_from_ref
 
 __all__ = ["resolve_layout_arg"]
