@@ -19,6 +19,7 @@ import numpy as np
 
 from skelar.data import PreparedDataset, SkeletonDataset, carve_validation, is_prepared_dir
 from skelar.layouts import adopt_layout
+from skelar.store.splits import describe_carve
 from skelar.transforms import Compose, build_transforms
 
 __all__ = [
@@ -133,6 +134,8 @@ def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: floa
     elif mode == "carve":
         pool = np.sort(np.concatenate([train, stored_val]))
         train, val = carve_validation(pool, ds.labels, ds.meta.get("subject"), fraction=fraction, seed=seed, by=by)
+        message, off = describe_carve(pool, val, ds.meta.get("subject"), fraction, seed=seed, by=by)
+        (log.warning if off else log.info)("data.val (carve): %s", message.replace("with by: sample", "with data.val.by: sample"))
     elif mode == "none":
         train, val = np.sort(np.concatenate([train, stored_val])), np.zeros(0, np.int64)
     else:

@@ -20,6 +20,7 @@ No code and no pickle: a dataset in any skeleton (declared in YAML) becomes prep
         train: {subject: [1, 2]}            # rule: metadata field in list (or {class: [...]})
         test: [c03, c04]                    # or an explicit list of sample names (file stems)
     val_fraction: 0.1            # val carved from train (by subject when known), unless a 'val' part is given
+    val_by: subject              # or sample: a class-stratified carve of samples inside the training subjects
     test_fraction: 0.2           # used only without 'splits': a stratified random test part
 
 ``.npy`` files hold one sample (any float dtype, loaded without pickle). ``.csv`` files have a header
@@ -41,7 +42,7 @@ import yaml
 
 from skelar.store.prepared import META_FIELDS
 from skelar.formats.axes import parse_axes, to_ctvm
-from skelar.formats.folder_index import INDEX_PROTOCOL, RawSample, list_by_pattern, meta_value, read_index
+from skelar.formats.folder_index import INDEX_PROTOCOL, RawSample, list_by_pattern, meta_value, read_index, subject_id_array
 from skelar.layouts import JointLayout, get_layout, layout_from_dict, load_layout_file
 
 __all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample", "resolve_split", "subject_ids"]
@@ -49,7 +50,7 @@ __all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample
 SPEC_FILE = "dataset.yaml"
 _SAMPLE_EXTS = (".npy", ".csv")
 _SPEC_KEYS = {"name", "layout", "classes", "channels", "axes", "metadata_pattern", "samples", "splits",
-              "val_fraction", "test_fraction", "description", "index", "label_pattern"}
+              "val_fraction", "val_by", "test_fraction", "description", "index", "label_pattern"}
 
 
 @dataclass
@@ -72,6 +73,7 @@ class FolderSpec:
     splits: dict[str, dict[str, Any]]
     val_fraction: float = 0.1
     test_fraction: float = 0.2
+    val_by: str = "subject"
 
 
 def _err(src: Path, key: str, msg: str) -> ValueError:
@@ -178,6 +180,9 @@ def load_folder_spec(root: str | os.PathLike) -> FolderSpec:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < 1:
             raise _err(src, key, f"must be a number in [0, 1), got {v!r}")
         fractions[key] = float(v)
+    val_by = doc.get("val_by", "subject")
+    if val_by not in ("subject", "sample"):
+        raise _err(src, "val_by", f"must be 'subject' (hold out whole subjects) or 'sample', got {val_by!r}")
     if raw is None:
         samples = _list_samples(doc.get("samples"), root, classes, pattern, src)
     else:
@@ -188,7 +193,7 @@ def load_folder_spec(root: str | os.PathLike) -> FolderSpec:
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise _err(src, "samples", f"two samples are named {dup!r} (sample names are file stems and must be unique)")
-    return FolderSpec(root, str(doc.get("name", root.name)), layout, classes, channels, axes, samples, splits, **fractions)
+    return FolderSpec(root, str(doc.get("name", root.name)), layout, classes, channels, axes, samples, splits, **fractions, val_by=val_by)
 
 
 def _raw_samples(doc: dict[str, Any], root: Path, label_pattern: re.Pattern | None, src: Path) -> list[RawSample] | None:
@@ -331,11 +336,7 @@ def _norm(value: Any) -> int | str:
 
 def subject_ids(samples: list[FolderSample]) -> tuple[np.ndarray, list[str] | None]:
     """Integer subject per sample (-1 unknown). String subjects get ids 0.. in sorted order, returned as the names list."""
-    values = [s.meta.get("subject", -1) for s in samples]
-    if all(isinstance(v, int) for v in values):
-        return np.asarray(values, np.int64), None
-    names = sorted({str(v) for v in values if v != -1})
-    return np.asarray([names.index(str(v)) if v != -1 else -1 for v in values], np.int64), names
+    return subject_id_array([s.meta.get("subject", -1) for s in samples])
 
 
 def resolve_split(selector: Any, spec: FolderSpec, where: str) -> np.ndarray:

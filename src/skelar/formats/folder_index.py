@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RawSample", "meta_value", "read_index", "list_by_pattern", "INDEX_PROTOCOL"]
+import numpy as np
+
+__all__ = ["RawSample", "meta_value", "subject_id_array", "read_index", "list_by_pattern", "INDEX_PROTOCOL"]
 
 INDEX_PROTOCOL = "default"
 _INT_FIELDS = ("view", "setup", "replication")
@@ -44,6 +46,15 @@ def meta_value(key: str, value: Any, where: str) -> int | str:
     if key == "subject" and text:
         return text
     raise ValueError(f"{where}: {key} must be an integer{'' if key != 'subject' else ' or a non-empty string'}, got {value!r}")
+
+
+def subject_id_array(values: list[int | str]) -> tuple[np.ndarray, list[str] | None]:
+    """Integer subject ids (-1 unknown): integers as they are; if any subject is a string, ids 0.. over the
+    sorted distinct names, returned as the second element (``None`` when all were integers)."""
+    if all(isinstance(v, int) for v in values):
+        return np.asarray(values, np.int64), None
+    names = sorted({str(v) for v in values if v != -1})
+    return np.asarray([names.index(str(v)) if v != -1 else -1 for v in values], np.int64), names
 
 
 def label_from_name(stem: str, pattern: re.Pattern | None, where: str) -> str | None:
