@@ -81,3 +81,14 @@ def test_bone_and_mirror_follow_the_layout(empty_registry):
     assert np.allclose(m[0, :, 0], -x[0, :, 1]) and np.allclose(m[1:, :, 4], x[1:, :, 6]) and np.allclose(m[1:, :, 3], x[1:, :, 3])
     with pytest.raises(ValueError, match="declares none"):
         build_transform({"name": "random_mirror"}, layout=NO_PAIRS)
+
+
+def test_config_validation_needs_no_registered_layout(empty_registry):
+    from skelar.transforms import check_transforms
+
+    # before the dataset is open its layout is not registered: naming it must not fail validation
+    check_transforms([{"name": "stream", "stream": "bone", "layout": "kinect1_sdk"}, {"name": "center_first_frame"}], "data.train_transforms")
+    with pytest.raises(ValueError, match=r"data.train_transforms\[0\].jiont: transform 'center_first_frame' has no parameter 'jiont'"):
+        check_transforms([{"name": "center_first_frame", "jiont": "Spine"}], "data.train_transforms")
+    with pytest.raises(ValueError, match=r"data.train_transforms\[0\]: theta must be >= 0"):
+        check_transforms([{"name": "random_rotation", "theta": -1}], "data.train_transforms")

@@ -100,8 +100,8 @@ def build_transform(spec: dict[str, Any], where: str = "transform", layout: Join
             allowed = [p for p in params if p != "self"]
             raise ValueError(f"{where}.{k}: transform {name!r} has no parameter {k!r} (allowed: {', '.join(allowed) or 'none'})")
     if "layout" in params:
-        if layout is None and kwargs.get("layout") is None and check_only:
-            return None  # checked as far as possible without the dataset; built later with its layout
+        if layout is None and check_only:
+            return None  # checked as far as possible without the dataset (its layout may not be registered yet)
         kwargs = _with_layout(name, kwargs, layout, where)
     try:
         return cls(**kwargs)
