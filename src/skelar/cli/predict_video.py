@@ -33,7 +33,7 @@ def _checkpoint(args: argparse.Namespace):
 
 def run_video(args: argparse.Namespace) -> int:
     """Classify the video inputs of ``skelar predict``; the result is always JSON."""
-    from skelar.engine.run_dir import write_text_atomic
+    from skelar.store.atomic import write_text_atomic
     from skelar.video.pipeline import predict_video
 
     if len(args.inputs) > 1 and args.render:

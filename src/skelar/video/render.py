@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skelar.store.atomic import publish
 from skelar.video.deps import require
 
 __all__ = ["BONES", "VideoWriter", "draw_person", "color_for"]
@@ -93,8 +94,6 @@ class VideoWriter:
 
     def close(self) -> None:
         """Finish the file and move it onto ``path``."""
-        from skelar.engine.run_dir import publish
-
         if self.writer is not None:
             self.writer.release()
         elif self.gif_frames:
