@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-c", "--config", help="take test transforms, clips and seed from this config instead of the checkpoint")
     p.add_argument("-k", "--top-k", type=int, default=5, help="classes to show per input (default 5)")
     p.add_argument("--clips", type=int, help="clips per sample, logits averaged (default: the run's test_clips)")
+    p.add_argument("--axes", help="axis order of .npy inputs, a permutation of CTVM or CTV: MTVC for PYSKL keypoints "
+                                  "(default: CTVM, or TVC for 3-axis arrays); joints must be in the checkpoint layout's order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from skelar.engine.inference import predict
 
     config = load_config(args.config) if args.config else None
-    rows = predict(resolve_checkpoint(args), args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet, config=config)
+    rows = predict(resolve_checkpoint(args), args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet, config=config,
+                   axes=args.axes)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
