@@ -2,6 +2,7 @@
 
 from skelar.transforms.base import Compose, build_transform, build_transforms, check_transforms, list_transforms, needs_layout, register_transform
 from skelar.transforms.frames import DropZeroFrames, InterleavePersons
+from skelar.transforms.noise import EstimatedPoseNoise
 from skelar.transforms.geometry import CenterSequence, RandomRotation, sgn_rotation_matrix
 from skelar.transforms.mirror import RandomMirror
 from skelar.transforms.normalize import CenterFirstFrame, MinMaxNormalize
@@ -40,4 +41,5 @@ __all__ = [
     "CenterFirstFrame",
     "MinMaxNormalize",
     "UclaViewAugment",
+    "EstimatedPoseNoise",
 ]
