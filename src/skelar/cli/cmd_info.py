@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"model        {args.model}  ({get_model_entry(args.model).description})")
     print(f"arguments    {', '.join(f'{k}={v!r}' for k, v in model.skelar_kwargs.items()) or '(defaults)'}")
     print(f"input        (N, {', '.join(map(str, model.input_shape))})  = (N, C, T, V, M)")
+    joints = model.input_shape[2]
+    print(f"layout       {layout} ({joints} joints)" if layout else
+          f"layout       the model's default ({joints} joints); --layout DATASET_DIR sizes it for your data's layout")
     print(f"parameters   {total:,}" + (f" ({trainable:,} trainable)" if trainable != total else ""))
     print(f"FLOPs/sample {flops / 1e9:.3f} G  (inference, as executed; multiply-add = 2)")
     if literal is not None and abs(literal - flops) > 1e-3 * literal:
