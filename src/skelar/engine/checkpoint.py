@@ -50,6 +50,6 @@ def model_from_checkpoint(path_or_ckpt: str | Path | Mapping[str, Any], map_loca
         raise ValueError(f"{where}: metadata does not name the model")
     if name not in list_models():
         raise ValueError(f"{where}: model {name!r} is not registered{missing_plugins_hint(meta) or ' (see `skelar models`)'}")
-    ensure_layout(meta)
+    ensure_layout(meta, f"{where}: metadata layout")
     model = model_from_record(meta["model"], ckpt["model"], where)
     return model.to(map_location).eval(), ckpt

@@ -131,6 +131,7 @@ class PysklAnnotation:
     keypoint: np.ndarray
     keypoint_score: np.ndarray | None = None
     img_shape: tuple[int, int] | None = None
+    subject: int | str | None = None  # an optional 'subject' key (not in PYSKL's own files)
 
     @property
     def total_frames(self) -> int:
@@ -173,7 +174,12 @@ def _check_annotation(a: Any, i: int, source: str) -> PysklAnnotation:
             shape = getattr(score, "shape", type(score).__name__)
             raise ValueError(f"{where}: key 'keypoint_score' must have shape {kp.shape[:3]}, got {shape}")
         _check_values(score, "keypoint_score", where)
-    return PysklAnnotation(name, label, kp, score, _img_shape(a.get("img_shape"), where))
+    subject = a.get("subject")
+    if isinstance(subject, np.integer):
+        subject = int(subject)
+    if subject is not None and (isinstance(subject, bool) or not isinstance(subject, (int, str))):
+        raise ValueError(f"{where}: key 'subject' must be an int or a string, got {subject!r}")
+    return PysklAnnotation(name, label, kp, score, _img_shape(a.get("img_shape"), where), subject)
 
 
 def _check_values(a: np.ndarray, key: str, where: str) -> None:
@@ -253,6 +259,8 @@ def save_pyskl(path: str | os.PathLike, annotations: Iterable[PysklAnnotation], 
         if a.img_shape is not None:
             d["img_shape"] = tuple(a.img_shape)
             d["original_shape"] = tuple(a.img_shape)
+        if a.subject is not None:
+            d["subject"] = a.subject
         anns.append(d)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
