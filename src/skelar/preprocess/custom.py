@@ -182,9 +182,11 @@ def pyskl_split_mapping(keys: list[str], src: Any = "pickle") -> dict[str, tuple
     out: dict[str, tuple[str, str]] = {}
     for key in keys:
         try:
-            proto, _ = split_name_to_part(key)
+            split_name_to_part(key)
         except ValueError as e:
             raise ValueError(f"{src}: {e}") from None
+    for key in keys:
+        proto, _ = split_name_to_part(key)
         has_test = any(split_name_to_part(k)[0] == proto and k.endswith("test") for k in keys)
         out[key] = split_name_to_part(key, has_test=has_test)
     seen: dict[tuple[str, str], str] = {}
