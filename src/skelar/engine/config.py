@@ -50,7 +50,7 @@ class _Section(BaseModel):
 def _check_transforms(specs: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
     from skelar.transforms import build_transforms
 
-    build_transforms(specs, where=where)  # raises ValueError naming where[i].key
+    build_transforms(specs, where=where, check_only=True)  # raises ValueError naming where[i].key
     return specs
 
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from skelar.data import PreparedDataset, SkeletonDataset, carve_validation, is_prepared_dir
-from skelar.transforms import Compose, build_transforms
+from skelar.transforms import Compose, build_transforms, fill_layout
 
 __all__ = [
     "DataBundle",
@@ -171,8 +171,8 @@ def build_data(cfg, progress: bool = True) -> DataBundle:
     cache = d.cache_dir or os.environ.get("SKELAR_CACHE") or str(Path(cfg.output_dir) / ".cache")
     ds = open_source(d.source, d.synthetic, cache, progress=progress)
     train, val, test = resolve_splits(ds, d.protocol, d.val.mode, d.val.fraction, d.val.by, d.val.seed)
-    train_specs = with_stream(d.train_transforms, d.stream, ds.layout.name)
-    test_specs = with_stream(d.test_transforms, d.stream, ds.layout.name)
+    train_specs = fill_layout(with_stream(d.train_transforms, d.stream, ds.layout.name), ds.layout.name)
+    test_specs = fill_layout(with_stream(d.test_transforms, d.stream, ds.layout.name), ds.layout.name)
     train_t = build_transforms(train_specs, where="data.train_transforms")
     test_t = build_transforms(test_specs, where="data.test_transforms")
     shape = probe_shape(ds, train[0], test_t, cfg.seed)

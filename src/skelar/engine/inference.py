@@ -27,7 +27,7 @@ from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
-from skelar.transforms import Compose, build_transforms
+from skelar.transforms import Compose, build_transforms, fill_layout
 
 __all__ = ["LoadedModel", "load_for_inference", "evaluate_checkpoint", "read_input_array", "predict"]
 
@@ -61,7 +61,7 @@ def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int 
     meta = ckpt["metadata"]
     if config is not None:
         layout = (meta.get("layout") or {}).get("name") or "ntu25"
-        specs = with_stream(config.data.test_transforms, config.data.stream, layout)
+        specs = fill_layout(with_stream(config.data.test_transforms, config.data.stream, layout), layout)
         default_clips, seed = config.data.test_clips, config.seed
         where = "data.test_transforms"
     else:

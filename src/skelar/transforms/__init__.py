@@ -1,6 +1,7 @@
 """Sample transforms on canonical ``(C, T, V, M)`` arrays; build them from config with :func:`build_transforms`."""
 
-from skelar.transforms.base import Compose, build_transform, build_transforms, list_transforms, register_transform
+from skelar.transforms.base import Compose, build_transform, build_transforms, fill_layout, list_transforms, needs_layout, register_transform
+from skelar.transforms.descriptors import Descriptors
 from skelar.transforms.frames import DropZeroFrames, InterleavePersons
 from skelar.transforms.geometry import CenterSequence, RandomRotation, sgn_rotation_matrix
 from skelar.transforms.normalize import CenterFirstFrame, MinMaxNormalize
@@ -15,6 +16,8 @@ __all__ = [
     "build_transforms",
     "list_transforms",
     "register_transform",
+    "fill_layout",
+    "needs_layout",
     "DropZeroFrames",
     "InterleavePersons",
     "SegmentSample",
@@ -36,4 +39,5 @@ __all__ = [
     "CenterFirstFrame",
     "MinMaxNormalize",
     "UclaViewAugment",
+    "Descriptors",
 ]

@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Transform", "Compose", "register_transform", "build_transform", "build_transforms", "list_transforms"]
+__all__ = ["Transform", "Compose", "register_transform", "build_transform", "build_transforms", "list_transforms", "needs_layout", "fill_layout"]
 
 
 class Transform(Protocol):
@@ -55,8 +55,31 @@ class Compose:
         return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
 
 
-def build_transform(spec: dict[str, Any], where: str = "transform") -> Transform:
-    """Build one transform from ``{name: ..., **kwargs}``; errors name ``where``."""
+def needs_layout(name: str) -> bool:
+    """Whether transform ``name`` takes a required ``layout`` argument (the dataset's joint layout)."""
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        return False
+    p = inspect.signature(cls.__init__).parameters.get("layout")
+    return p is not None and p.default is inspect.Parameter.empty
+
+
+def fill_layout(specs: Sequence[dict[str, Any]] | None, layout: str) -> list[dict[str, Any]]:
+    """``specs`` with ``layout`` added to every transform that requires a layout and does not set one."""
+    out = []
+    for s in specs or []:
+        if isinstance(s, dict) and needs_layout(s.get("name", "")) and "layout" not in s:
+            s = {**s, "layout": layout}
+        out.append(s)
+    return out
+
+
+def build_transform(spec: dict[str, Any], where: str = "transform", check_only: bool = False) -> Transform | None:
+    """Build one transform from ``{name: ..., **kwargs}``; errors name ``where``.
+
+    ``check_only`` validates the name and keyword names but does not build a transform that needs the
+    dataset's layout when the spec has none (config files are checked before the data is opened).
+    """
     if not isinstance(spec, dict) or "name" not in spec:
         raise ValueError(f"{where}: expected a mapping with a 'name' key, got {spec!r}")
     kwargs = {k: v for k, v in spec.items() if k != "name"}
@@ -69,11 +92,16 @@ def build_transform(spec: dict[str, Any], where: str = "transform") -> Transform
         if k not in params or k == "self":
             allowed = [p for p in params if p != "self"]
             raise ValueError(f"{where}.{k}: transform {name!r} has no parameter {k!r} (allowed: {', '.join(allowed) or 'none'})")
+    if needs_layout(name) and "layout" not in kwargs:
+        if check_only:
+            return None
+        raise ValueError(f"{where}.layout: transform {name!r} needs the dataset's joint layout (the engine fills it in from the data)")
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"{where}: {e}") from None
 
 
-def build_transforms(specs: Sequence[dict[str, Any]] | None, where: str = "transforms") -> Compose:
-    return Compose([build_transform(s, f"{where}[{i}]") for i, s in enumerate(specs or [])])
+def build_transforms(specs: Sequence[dict[str, Any]] | None, where: str = "transforms", check_only: bool = False) -> Compose:
+    built = [build_transform(s, f"{where}[{i}]", check_only) for i, s in enumerate(specs or [])]
+    return Compose([t for t in built if t is not None])
