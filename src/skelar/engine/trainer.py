@@ -32,7 +32,7 @@ from skelar.engine.distributed import (
 )
 from skelar.engine.evaluate import EvalResult, evaluate
 from skelar.engine.loaders import eval_loader, eval_positions, train_loader
-from skelar.engine.losses import build_loss, combine_losses, split_output
+from skelar.engine.losses import build_loss, combine_losses, head_losses, split_output
 from skelar.engine.metrics import topk_accuracy
 from skelar.engine.model_setup import build_model, resolve_model_kwargs
 from skelar.engine.optim import build_optimizer, build_scheduler
@@ -118,7 +118,9 @@ def train_one_epoch(
             break
         x = clips[:, 0].to(device, non_blocking=True)
         y = labels.to(device, non_blocking=True)
-        logits, aux = split_output(model(x))
+        out = model(x)
+        logits, aux = split_output(out)
+        aux = {**aux, **head_losses(out, y, criterion)}
         loss, parts = combine_losses(logits, aux, y, criterion, aux_weights)
         if not torch.isfinite(loss):
             raise RuntimeError(f"training diverged: loss is {float(loss)} at epoch {epoch + 1}, step {step + 1}; lower optim.lr")
@@ -272,7 +274,7 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     o, s = cfg.optim, cfg.sched
     optimizer = build_optimizer(model.parameters(), o.name, o.lr, o.weight_decay, o.momentum, o.nesterov)
     scheduler = build_scheduler(optimizer, s.name, cfg.train.epochs, s.milestones, s.gamma, s.warmup_epochs, s.min_lr)
-    criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing)
+    criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing, cfg.loss.target_on, cfg.loss.target_off)
 
     history: list[dict[str, Any]] = []
     best = {"metric": "val_top1", "value": None, "epoch": None}
