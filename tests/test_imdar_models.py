@@ -127,3 +127,16 @@ def test_width_and_image_size_options():
         create_model("imdar_cnn", num_classes=3, image_size=64)
     with pytest.raises(ValueError, match=r"\(N, 3, S, S, 5\)"):
         create_model("imdar_fuse5", num_classes=3, width=4).eval()(torch.rand(1, 3, 112, 112, 1))
+
+
+def test_parameter_counts_and_info(capsys):
+    """The reference's live parameters (reference-notes §0.1); `skelar info` takes constructor arguments."""
+    from skelar.cli.main import main
+    from skelar.models.profile import count_parameters
+
+    assert count_parameters(create_model("imdar_cnn", num_classes=60, width=256)) == 42_027_264
+    assert count_parameters(create_model("imdar_fuse5", num_classes=60, width=256)) == 42_641_664
+    assert main(["info", "imdar_fuse5", "--num-classes", "10", "--kwarg", "width=16"]) == 0
+    out = capsys.readouterr().out
+    assert "parameters   172,304" in out and "FLOPs/sample 0.332 G" in out and "width=16" in out
+    assert main(["info", "imdar_cnn", "--kwarg", "width"]) == 2

@@ -14,7 +14,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="registered model name (see `skelar models`)")
     p.add_argument("--num-classes", type=int, help="number of classes (default: the model's)")
     p.add_argument("--layout", help="joint layout (default: the model's)")
+    p.add_argument("--kwarg", action="append", default=[], metavar="KEY=VALUE",
+                   help="another constructor argument, value parsed as YAML (e.g. width=256); repeatable")
     p.set_defaults(func=run)
+
+
+def _kwargs(items: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--kwarg {item!r}: expected KEY=VALUE (e.g. width=256)")
+        try:
+            out[key] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ValueError(f"--kwarg {item!r}: cannot parse the value as YAML") from None
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from skelar.models.profile import count_flops, count_literal_flops, count_parameters, example_input
 
     kwargs = {k: v for k, v in (("num_classes", args.num_classes), ("layout", args.layout)) if v is not None}
+    kwargs.update(_kwargs(args.kwarg))
     model = create_model(args.model, **kwargs)
     x = example_input(model, 2)
     flops, literal = count_flops(model, x), count_literal_flops(model, x)

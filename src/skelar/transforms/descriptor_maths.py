@@ -28,6 +28,18 @@ def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] + d[..., 2] * d[..., 2])
 
 
+_ADJ_CACHE: dict[tuple, tuple[np.ndarray, torch.Tensor]] = {}
+
+
+def _adjacency(spec: DescriptorSpec) -> tuple[np.ndarray, torch.Tensor]:
+    """:func:`normalised_adjacency` in float64 and as a float32 tensor, computed once per edge set."""
+    key = (spec.num_joints, spec.graph_edges)
+    if key not in _ADJ_CACHE:
+        a = normalised_adjacency(spec)
+        _ADJ_CACHE[key] = (a, torch.from_numpy(a.astype(np.float32)))
+    return _ADJ_CACHE[key]
+
+
 def normalised_adjacency(spec: DescriptorSpec) -> np.ndarray:
     """``D^-1 (A + I)`` (row-normalised) of the spec's graph edges, float64 ``(V, V)``."""
     v = spec.num_joints
@@ -44,10 +56,10 @@ def graph_matrix(bodies: np.ndarray, spec: DescriptorSpec, faithful: bool) -> np
     Faithful: computed in float32 (the reference's torch matmul) and frame 0 left zero.
     """
     b, t, v, _ = bodies.shape
-    adj = normalised_adjacency(spec)
+    adj, adj32 = _adjacency(spec)
     if faithful:
         p = torch.from_numpy(np.ascontiguousarray(bodies.transpose(0, 1, 3, 2), dtype=np.float32))  # (B, T, 3, V)
-        f = torch.matmul(p, torch.from_numpy(adj.astype(np.float32))).numpy().astype(np.float64)
+        f = torch.matmul(p, adj32).numpy().astype(np.float64)
         f[:, 0] = 0.0
     else:
         f = bodies.transpose(0, 1, 3, 2) @ adj
@@ -139,9 +151,8 @@ def scale_to_255(m: np.ndarray, per_channel: bool = False) -> np.ndarray:
     """
     if m.size == 0:
         return m.astype(np.uint8)
-    axes = tuple(range(m.ndim - 1)) if per_channel else None
-    lo = m.min(axis=axes, keepdims=True)
-    hi = m.max(axis=axes, keepdims=True)
+    flat = m.reshape(-1, m.shape[-1]) if per_channel else m.reshape(-1)
+    lo, hi = flat.min(axis=0), flat.max(axis=0)
     span = hi - lo
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.floor(255 * (m - lo) / span)
