@@ -140,3 +140,16 @@ def test_parameter_counts_and_info(capsys):
     out = capsys.readouterr().out
     assert "parameters   172,304" in out and "FLOPs/sample 0.332 G" in out and "width=16" in out
     assert main(["info", "imdar_cnn", "--kwarg", "width"]) == 2
+
+
+def test_joint_trunk_is_the_same_function_in_eval_and_normalises_jointly_in_training():
+    torch.manual_seed(0)
+    a = create_model("imdar_fuse5", num_classes=3, width=4).eval()
+    b = create_model("imdar_fuse5", num_classes=3, width=4, joint_trunk=True).eval()
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(2, 3, 112, 112, 5) * torch.tensor([1.0, 5.0, 0.2, 3.0, 0.5])  # five kinds of image
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-5)
+        a.train()(x), b.train()(x)
+    # per-image calls update the running mean five times per batch, the joint call once
+    assert not torch.allclose(a.trunk.stem_bn.running_mean, b.trunk.stem_bn.running_mean)

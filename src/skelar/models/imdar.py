@@ -165,9 +165,10 @@ class ImdarCNN(nn.Module):
 class ImdarFuse5(nn.Module):
     """Fusion network over five images ``GD, FDD, JDD, ADD, LAD`` (the reference's ``Fuse5``)."""
 
-    def __init__(self, num_classes: int = 60, width: int = 256, image_size: int = 112, layout: str | None = None):
+    def __init__(self, num_classes: int = 60, width: int = 256, image_size: int = 112, joint_trunk: bool = False, layout: str | None = None):
         super().__init__()
         self.trunk = Trunk(int(width))
+        self.joint_trunk = bool(joint_trunk)
         c = self.trunk.out_channels
         self.head_all = nn.Linear(5 * c, num_classes, bias=False)
         self.head_single = nn.Linear(c, num_classes, bias=False)
@@ -176,8 +177,17 @@ class ImdarFuse5(nn.Module):
         self.input_shape = (3, _check_size(image_size), _check_size(image_size), 5)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The trunk's ``(N, 4w)`` feature of each image (the trunk is called once per image, as the reference)."""
+        """The trunk's ``(N, 4w)`` feature of each image.
+
+        The reference calls the trunk once per image, so in training each BatchNorm normalises with one
+        descriptor's batch statistics while its running statistics (used in eval) average all five kinds
+        of image: eval-mode outputs then differ from what was trained (on NW-UCLA: 81 % train-mode vs 17 %
+        eval-mode top-1 on the same training samples). ``joint_trunk=True`` passes the five images in one
+        call, so training and eval normalise alike (same function in eval mode).
+        """
         x = _images(x, 5, "imdar_fuse5")
+        if self.joint_trunk:
+            return list(self.trunk(x.permute(4, 0, 1, 2, 3).reshape(-1, *x.shape[1:4])).chunk(5, dim=0))
         return [self.trunk(x[..., i]) for i in range(5)]
 
     def heads(self, feats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
