@@ -138,13 +138,15 @@ def test_network_input_views():
 
 
 def test_layout_is_required_and_filled_from_the_data():
+    from skelar.transforms import check_transforms
+
     with pytest.raises(ValueError, match="layout"):
         build_transforms([{"name": "descriptors"}])
-    assert len(build_transforms([{"name": "descriptors"}], check_only=True).transforms) == 0
-    from skelar.transforms import fill_layout
-
-    specs = fill_layout([{"name": "descriptors"}, {"name": "motion"}], "coco17")
-    assert specs[0]["layout"] == "coco17" and "layout" not in specs[1]
+    check_transforms([{"name": "descriptors", "mode": "faithful"}])  # config validation, before the data is open
+    t = build_transforms([{"name": "descriptors"}], layout=get_layout("coco17")).transforms[0]
+    assert t.layout.name == "coco17" and t.spec.source == "derived"
+    with pytest.raises(ValueError, match="not the dataset's layout"):
+        build_transforms([{"name": "descriptors", "layout": "ntu25"}], layout=get_layout("coco17"))
 
 
 @pytest.mark.parametrize("layout", ["coco17", "openpose18"])
