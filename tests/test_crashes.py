@@ -59,10 +59,25 @@ def test_system_errors_end_in_one_line(monkeypatch, capsys, exc, expected):
 
 def test_broken_pipe_ends_quietly(tmp_path):
     """`skelar models | head -1`: no traceback once the reader has gone."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
     p = subprocess.run(f"{sys.executable} -m skelar models | head -c 1 > /dev/null", shell=True, env=env,
                        capture_output=True, text=True, timeout=120)
     assert "Traceback" not in p.stderr and "BrokenPipeError" not in p.stderr, p.stderr
+
+
+def test_broken_pipe_at_the_final_flush_ends_quietly(tmp_path):
+    """Output still buffered when the command returns is flushed inside the CLI boundary, so a reader that
+    went away then is caught too (not reported by the interpreter at exit)."""
+    script = ("import sys; from skelar.cli import cmd_models\n"
+              "def run(args):\n    print('x' * 100)\n    return 0\n"
+              "cmd_models.run = run\n"
+              "import os; r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"  # stdout: a pipe nobody reads
+              "from skelar.cli.main import main; sys.exit(main(['models']))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered, as usual
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 141 and "BrokenPipeError" not in p.stderr and "Traceback" not in p.stderr, p.stderr
 
 
 def test_broken_pipe_in_process(monkeypatch, capsys):

@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug or os.environ.get("SKELAR_DEBUG"):
         return int(args.func(args) or 0)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at interpreter exit, so that a closed stdout is caught below
+        return code
     except KeyboardInterrupt:
         print("skelar: interrupted", file=sys.stderr)
         return 130
