@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from skelar.cli.weights_args import add_import_argument, import_plugins
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="mixed precision (train.amp): bf16 autocast on CPU, fp16 with a gradient scaler on CUDA (auto, the "
                    "value without an argument), or the given dtype")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_import_argument(p)
     p.set_defaults(func=run)
 
 
@@ -29,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from skelar.engine.config import load_config
     from skelar.engine.trainer import resume_config, train
 
+    import_plugins(args)
     command = shlex.join(getattr(args, "command_line", ["skelar", "train"]))
     if args.amp is not None:
         args.overrides = [*args.overrides, f"train.amp={args.amp}"]
