@@ -112,7 +112,7 @@ streams=(sfhead-joint sfhead-bone sfhead-motion sfhead-bone_motion)
 vals=()
 for s in "${streams[@]}"; do
   if [ ! -f "$OUT/$s/eval-val/val_scores.npz" ]; then
-    "$PY" -m skelar test "$OUT/$s" --split val --device "$DEVICE" --out "$OUT/$s/eval-val" -q > "$OUT/$s.val.log" 2>&1
+    "$PY" -m skelar test --checkpoint "$OUT/$s" --split val --device "$DEVICE" --out "$OUT/$s/eval-val" -q > "$OUT/$s.val.log" 2>&1
   fi
   vals+=("$OUT/$s/eval-val/val_scores.npz")
 done
@@ -123,9 +123,14 @@ done
 import json, sys
 from pathlib import Path
 out, secs = Path(sys.argv[1]), int(sys.argv[2])
-print(f"trainings: {secs // 60} min {secs % 60} s wall clock (all runs, side by side)")
+print(f"trainings of this invocation: {secs // 60} min {secs % 60} s wall clock (side by side; finished runs are skipped)")
 for rep in sorted(out.glob("*/report.json")):
     r = json.loads(rep.read_text())
+    if "test" not in r:  # the ensemble's report
+        choice = r.get("weight_choice") or {}
+        print(f"{rep.parent.name:22} test top-1 {100 * r['top1']:6.2f}%  ({r['num_samples']} samples, weights {r.get('weights')}"
+              f"{', chosen on validation' if choice else ''})")
+        continue
     amp = (r.get("amp") or {}).get("mode", "off")
     print(f"{rep.parent.name:22} test top-1 {100 * r['test']['top1']:6.2f}%  ({r['test']['num_samples']} samples, "
           f"{r.get('epochs_trained', '?')} epochs, amp {amp}, checkpoint {r.get('checkpoint', '?')})")
