@@ -17,14 +17,11 @@ The functions here read the parameters of :mod:`skelar.models.ctrgcn`'s modules;
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-if TYPE_CHECKING:  # type names only: ctrgcn imports this module at run time
-    from skelar.models.ctrgcn import MultiScaleTemporalConv, UnitGCN
 
 __all__ = ["batch_norm_rows", "gcn_forward", "tcn_forward", "linear_1x1"]
 
@@ -89,7 +86,7 @@ def batch_norm_rows(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._BatchNo
     return _ContiguousGrad.apply(y.view(x.shape))
 
 
-def gcn_forward(gcn: "UnitGCN", x: torch.Tensor) -> torch.Tensor:
+def gcn_forward(gcn: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """:class:`UnitGCN` on channels-last ``x`` ``(B, T, V, C_in)``; returns ``(B, T, V, C_out)``."""
     b, t, v, _ = x.shape
     convs = gcn.convs
@@ -129,7 +126,7 @@ def _temporal(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     return y.permute(0, 2, 3, 1).contiguous()
 
 
-def tcn_forward(tcn: "MultiScaleTemporalConv", x: torch.Tensor) -> torch.Tensor:
+def tcn_forward(tcn: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """:class:`MultiScaleTemporalConv` on channels-last ``x``; returns channels-last ``(B, T', V, C)``."""
     branches = list(tcn.branches)
     dilated, pool, strided = branches[:-2], branches[-2], branches[-1]
