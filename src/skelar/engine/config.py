@@ -156,7 +156,24 @@ class SchedConfig(_Section):
 class LossConfig(_Section):
     name: Literal["sgn_label_smoothing", "cross_entropy"] = "cross_entropy"
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    cls_weight: float = Field(1.0, ge=0.0)
     aux_weights: dict[str, float] = Field(default_factory=dict)
+
+
+class StageConfig(_Section):
+    """One training stage (``train.stages``): its epochs, which parameters train, its losses and optimiser.
+
+    ``train``/``freeze`` are parameter-name prefixes (``aim`` matches ``aim.*``); frozen modules also
+    stay in eval mode. ``optim``/``sched``/``loss`` override the top-level sections for this stage.
+    """
+
+    name: str = ""
+    epochs: int = Field(ge=1)
+    train: list[str] | None = None
+    freeze: list[str] = Field(default_factory=list)
+    optim: dict[str, Any] = Field(default_factory=dict)
+    sched: dict[str, Any] = Field(default_factory=dict)
+    loss: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrainConfig(_Section):
@@ -166,6 +183,7 @@ class TrainConfig(_Section):
     tensorboard: bool = False
     checkpoint_every: int = Field(0, ge=0)
     max_steps_per_epoch: int | None = Field(None, ge=1)
+    stages: list[StageConfig] = Field(default_factory=list)
 
 
 class EvalConfig(_Section):
@@ -203,7 +221,23 @@ class Config(_Section):
     def _consistent(self) -> "Config":
         if self.train.select == "val_top1" and self.data.val.mode == "none":
             raise ValueError("train.select: 'val_top1' needs a validation set but data.val.mode is 'none' (use select: last)")
+        if self.train.stages:
+            total = sum(st.epochs for st in self.train.stages)
+            if total != self.train.epochs:
+                raise ValueError(f"train.epochs: {self.train.epochs} but train.stages add up to {total} epochs")
+            for i, st in enumerate(self.train.stages):
+                for key, section in (("optim", self.optim), ("sched", self.sched), ("loss", self.loss)):
+                    try:
+                        type(section).model_validate({**section.model_dump(), **getattr(st, key)})
+                    except ValidationError as e:
+                        raise ValueError(f"train.stages[{i}].{key}: {_format_validation_error(e)}") from None
         return self
+
+    def stage_sections(self, index: int) -> tuple[OptimConfig, SchedConfig, LossConfig]:
+        """The optimiser, scheduler and loss sections in force during ``train.stages[index]``."""
+        st = self.train.stages[index]
+        return tuple(type(sec).model_validate({**sec.model_dump(), **getattr(st, key)})  # type: ignore[return-value]
+                     for key, sec in (("optim", self.optim), ("sched", self.sched), ("loss", self.loss)))
 
     def run_name(self) -> str:
         return self.name or f"{self.model.name}-{Path(self.data.source).name}"

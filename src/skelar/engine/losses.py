@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SGNLabelSmoothingLoss", "build_loss", "split_output", "combine_losses"]
+__all__ = ["SGNLabelSmoothingLoss", "build_loss", "split_output", "combine_losses", "active_losses"]
 
 
 class SGNLabelSmoothingLoss(nn.Module):
@@ -59,11 +59,13 @@ def combine_losses(
     target: torch.Tensor,
     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     aux_weights: Mapping[str, float],
+    cls_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """``total = criterion(logits) + sum_name aux_weights[name] * aux_losses[name]``; also returns each part.
+    """``total = cls_weight * criterion(logits) + sum_name aux_weights[name] * aux_losses[name]``; also returns each part.
 
-    Every auxiliary loss the model returns needs a weight (0 ignores it), and every configured weight
-    must name a loss the model returns, so typos cannot silently change training.
+    Every auxiliary loss the model returns needs a weight (0 ignores it), and every non-zero weight
+    must name a loss the model returns, so typos cannot silently change training (a model may skip
+    a loss whose weight is 0: see :func:`active_losses`).
     """
     unweighted = sorted(set(aux_losses) - set(aux_weights))
     if unweighted:
@@ -71,14 +73,14 @@ def combine_losses(
             f"loss.aux_weights: the model returns auxiliary loss(es) {unweighted} without a weight; "
             f"set loss.aux_weights.{unweighted[0]}=<weight> (0 to ignore)"
         )
-    unknown = sorted(set(aux_weights) - set(aux_losses))
+    unknown = sorted(n for n in set(aux_weights) - set(aux_losses) if aux_weights[n] != 0)
     if unknown:
         raise ValueError(
             f"loss.aux_weights: {unknown} not returned by the model (it returns: {sorted(aux_losses) or 'none'})"
         )
     main = criterion(logits, target)
     parts = {"cls": main}
-    total = main
+    total = main if cls_weight == 1.0 else float(cls_weight) * main
     for name in sorted(aux_losses):
         value = aux_losses[name]
         if value.dim() != 0:
@@ -86,3 +88,11 @@ def combine_losses(
         parts[name] = value
         total = total + float(aux_weights[name]) * value
     return total, parts
+
+
+def active_losses(aux_weights: Mapping[str, float], cls_weight: float = 1.0) -> set[str]:
+    """Names of the losses with a non-zero weight (``"cls"`` for the classification loss).
+
+    A model that defines ``set_active_losses(names)`` is told these, so it can skip the rest.
+    """
+    return {n for n, w in aux_weights.items() if w != 0} | ({"cls"} if cls_weight != 0 else set())

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -35,11 +35,11 @@ from skelar.engine.loaders import eval_loader, eval_positions, train_loader
 from skelar.engine.losses import build_loss, combine_losses, split_output
 from skelar.engine.metrics import topk_accuracy
 from skelar.engine.model_setup import build_model, resolve_model_kwargs
-from skelar.engine.optim import build_optimizer, build_scheduler
 from skelar.engine.plots import plot_curves
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import log_to_file, make_run_dir, record_command, recorded_commands, write_json, write_metrics
 from skelar.engine.seeding import get_rng_state, seed_everything, set_deterministic, set_rng_state
+from skelar.engine.stages import StagePlan
 
 __all__ = ["TrainResult", "train", "resume_config", "train_one_epoch", "build_metadata"]
 
@@ -103,12 +103,15 @@ def train_one_epoch(
     progress: bool = True,
     tb=None,
     ctx: DistContext | None = None,
+    cls_weight: float = 1.0,
+    train_mode: Callable[[nn.Module], None] | None = None,
 ) -> tuple[dict[str, float], int]:
     """One pass over ``loader``; returns ``({loss, acc, <aux>...}, global_step)`` (sample-weighted means).
 
-    In a data-parallel run (``ctx``) the means are over all processes' samples.
+    In a data-parallel run (``ctx``) the means are over all processes' samples. ``train_mode(model)``
+    replaces ``model.train()`` (a training stage keeps its frozen modules in eval mode).
     """
-    model.train()
+    (train_mode or nn.Module.train)(model)
     sums: dict[str, float] = {}
     correct = seen = 0
     total_steps = len(loader) if max_steps is None else min(len(loader), max_steps)
@@ -119,7 +122,7 @@ def train_one_epoch(
         x = clips[:, 0].to(device, non_blocking=True)
         y = labels.to(device, non_blocking=True)
         logits, aux = split_output(model(x))
-        loss, parts = combine_losses(logits, aux, y, criterion, aux_weights)
+        loss, parts = combine_losses(logits, aux, y, criterion, aux_weights, cls_weight)
         if not torch.isfinite(loss):
             raise RuntimeError(f"training diverged: loss is {float(loss)} at epoch {epoch + 1}, step {step + 1}; lower optim.lr")
         optimizer.zero_grad(set_to_none=True)
@@ -269,10 +272,12 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     if ctx.is_main:
         save_config(cfg, run_dir / "config.yaml")
 
-    o, s = cfg.optim, cfg.sched
-    optimizer = build_optimizer(model.parameters(), o.name, o.lr, o.weight_decay, o.momentum, o.nesterov)
-    scheduler = build_scheduler(optimizer, s.name, cfg.train.epochs, s.milestones, s.gamma, s.warmup_epochs, s.min_lr)
-    criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing)
+    if cfg.train.stages and ctx.enabled:
+        raise ValueError("train.stages: staged training is not supported in data-parallel runs yet")
+    plan = StagePlan(cfg, model)
+    stage = plan.activate(plan.index_at(int(resume["epoch"]) if resume is not None else 0))
+    optimizer, scheduler = stage.optimizer, stage.scheduler
+    criterion = build_loss(stage.loss.name, stage.loss.label_smoothing)
 
     history: list[dict[str, Any]] = []
     best = {"metric": "val_top1", "value": None, "epoch": None}
@@ -306,8 +311,8 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
             lr = optimizer.param_groups[0]["lr"]
             sampler.set_epoch(epoch)
             stats, global_step = train_one_epoch(
-                net, loader, optimizer, criterion, cfg.loss.aux_weights, device, epoch, global_step,
-                cfg.train.max_steps_per_epoch, cfg.train.log_every, progress, tb, ctx,
+                net, loader, optimizer, criterion, stage.loss.aux_weights, device, epoch, global_step,
+                cfg.train.max_steps_per_epoch, cfg.train.log_every, progress, tb, ctx, stage.loss.cls_weight, stage.set_train_mode,
             )
             broadcast_buffers(model, ctx)  # every process evaluates (and rank 0 saves) rank 0's BatchNorm statistics
             scheduler.step()
@@ -333,6 +338,11 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
                 for k, v in row.items():
                     if k != "epoch" and v is not None:
                         tb.add_scalar(f"epoch/{k}", v, epoch + 1)
+            if epoch + 1 < cfg.train.epochs and plan.index_at(epoch + 1) != stage.index:
+                # switch before this epoch's checkpoint, so a resume at the boundary finds the new stage's optimiser
+                stage = plan.activate(plan.index_at(epoch + 1))
+                optimizer, scheduler = stage.optimizer, stage.scheduler
+                criterion = build_loss(stage.loss.name, stage.loss.label_smoothing)
             rng = get_rng_state()
             rng_ranks = all_gather_object(rng, ctx) if ctx.enabled else None
             if not ctx.is_main:

@@ -103,8 +103,11 @@ class LTSCL(nn.Module):
         observed, target, aim_clip = self.split(x)
         active = self.active_losses if self.training else set()
         aim = self.aim(aim_clip, decode="aim_nll" in active or "aim_kl" in active)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and (not self.training or bool(active - {"aim_nll", "aim_kl"}))):
-            out = self.backbone(observed, target, observed[:, :, -1:], aim["A"], self.lamda_act)
+        if self.training and not active - {"aim_nll", "aim_kl"}:
+            # an AIM-only stage: the backbone is not run; its logits are reported as zeros
+            n = x.shape[0]
+            return {"logits": x.new_zeros(n, self.backbone.fcn.out_channels), "aux_losses": self.aim.losses(aim)}
+        out = self.backbone(observed, target, observed[:, :, -1:], aim["A"], self.lamda_act)
         result: dict = {"logits": out["logits"]}
         if self.predict:
             result["pred"] = out["pred"]
