@@ -22,10 +22,12 @@ import torch
 from torch import nn
 
 from skelar.engine.config import Config, LossConfig
-from skelar.engine.losses import active_losses
+from skelar.engine.loop import Callback, EpochResult, TrainLoop
+from skelar.engine.losses import active_losses, build_loss
 from skelar.engine.optim import build_optimizer, build_scheduler
+from skelar.engine.train_step import TrainStep
 
-__all__ = ["StagePlan", "ActiveStage", "matches"]
+__all__ = ["StagePlan", "ActiveStage", "StageSwitcher", "matches"]
 
 log = logging.getLogger("skelar.train")
 
@@ -45,11 +47,12 @@ class ActiveStage:
     loss: LossConfig
     frozen: list[nn.Module]
 
-    def set_train_mode(self, model: nn.Module) -> None:
-        """``model.train()`` but the frozen modules in eval mode."""
-        model.train()
-        for m in self.frozen:
-            m.eval()
+    def configure(self, step: TrainStep) -> None:
+        """Give ``step`` this stage's criterion, loss weights and frozen modules."""
+        step.criterion = build_loss(self.loss.name, self.loss.label_smoothing)
+        step.aux_weights = dict(self.loss.aux_weights)
+        step.cls_weight = float(self.loss.cls_weight)
+        step.frozen_modules = list(self.frozen)
 
 
 class StagePlan:
@@ -104,3 +107,18 @@ class StagePlan:
             log.info("stage %d/%d (%s): epochs %d-%d, %s trainable parameters", index + 1, len(self.bounds), name, a + 1, b,
                      f"{sum(p.numel() for p in params):,}")
         return ActiveStage(index, optimizer, scheduler, loss, frozen)
+
+
+class StageSwitcher(Callback):
+    """Moves the loop to the next stage after the last epoch of the current one (before the checkpoint
+    callbacks run, so the saved optimiser and scheduler are the next stage's)."""
+
+    def __init__(self, plan: StagePlan, stage: ActiveStage) -> None:
+        self.plan, self.stage = plan, stage
+
+    def on_epoch_end(self, loop: TrainLoop, result: EpochResult) -> None:
+        nxt = self.plan.index_at(result.epoch)  # result.epoch = epochs done = the next epoch's 0-based index
+        if result.epoch < loop.epochs and nxt != self.stage.index:
+            self.stage = self.plan.activate(nxt)
+            loop.state.optimizer, loop.state.scheduler = self.stage.optimizer, self.stage.scheduler
+            self.stage.configure(loop.step)
