@@ -133,6 +133,7 @@ class ASGCNPredictor(nn.Module):
         future_frames: int = 10,
         base_channels: int = 64,
         dropout: float = 0.5,
+        trunk_dropout: float = 1.0,
         momentum: float = 0.999,
         key_noise: float = 0.1,
         coord_mixing: bool = False,
@@ -155,9 +156,10 @@ class ASGCNPredictor(nn.Module):
             setattr(self, f"class_layer_{i}", StgcnBlock(cin, cout, k, 9, st, residual=res, dropout=dropout))
         self.edge_importance = nn.ParameterList(nn.Parameter(torch.ones_like(a)) for _ in range(9))
         self.fcn = nn.Conv2d(c3, num_classes, 1)
-        self.dropout_classifier = nn.Dropout(0.6)
-        self.dropout_1 = nn.Dropout(0.5)
-        self.dropout_3 = nn.Dropout(0.25)
+        # the reference's fixed dropouts (0.6, 0.5, 0.25, 0.75), scaled by trunk_dropout (1 = as released)
+        self.dropout_classifier = nn.Dropout(0.6 * trunk_dropout)
+        self.dropout_1 = nn.Dropout(0.5 * trunk_dropout)
+        self.dropout_3 = nn.Dropout(0.25 * trunk_dropout)
         if predict:
             t4 = trunk_lengths(input_frames)[-1]
             rplan = [(c3, c2, 9, 1), (c2, c2, 9, 2), (c2, c2, 9, 2), (c2, c2, 9, 2), (c2, c2, 3, 2)]
@@ -169,7 +171,7 @@ class ASGCNPredictor(nn.Module):
             self.recon_layer_6_encoder_k = StgcnReconBlock(c2 + in_channels, in_channels * future_frames, k, dropout)
             # the reference builds 9 recon importance masks and uses 7 (R0..R6)
             self.edge_importance_recon = nn.ParameterList(nn.Parameter(torch.ones_like(a)) for _ in range(7))
-            self.dropout_2 = nn.Dropout(0.75)
+            self.dropout_2 = nn.Dropout(0.75 * trunk_dropout)
         self.apply(asgcn_init)
         if predict:
             self.recon_layer_6_encoder_k.load_state_dict(self.recon_layer_6_encoder_q.state_dict())

@@ -56,6 +56,7 @@ class LTSCL(nn.Module):
         max_hop: int = 4,
         lamda_act: float = 0.5,
         dropout: float = 0.5,
+        trunk_dropout: float = 1.0,
         variant: str = "corrected",
         contrast: str | None = None,
         coord_mixing: bool | None = None,
@@ -79,7 +80,7 @@ class LTSCL(nn.Module):
         self.lamda_act, self.predict = float(lamda_act), bool(predict)
         self.aim = AIM(v, aim_frames, in_channels, aim_hidden, aim_hidden, eval_sampling=opts["aim_eval_sampling"])
         self.backbone = ASGCNPredictor(
-            hop_spatial_graph(lay, max_hop), num_classes, in_channels, input_frames, future_frames, base_channels, dropout,
+            hop_spatial_graph(lay, max_hop), num_classes, in_channels, input_frames, future_frames, base_channels, dropout, trunk_dropout,
             coord_mixing=opts["coord_mixing"], momentum_in_eval=opts["momentum_in_eval"], predict=predict,
         )
         if predict:
