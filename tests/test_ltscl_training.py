@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from engine_helpers import make_easy_dataset, tiny_config
 
+from skelar.cli.main import main
 from skelar.engine.checkpoint import load_checkpoint
+from skelar.engine.inference import predict
 from skelar.engine.config import config_from_dict
 from skelar.engine.trainer import train
 
 
 @pytest.mark.slow
-def test_ltscl_staged_training_through_the_engine(tmp_path):
+def test_ltscl_staged_training_through_the_engine(tmp_path, capsys):
     data = make_easy_dataset(tmp_path / "data", per_class=2)
     clip = {"name": "ltscl_clip", "window": 16, "future": 4, "aim_frames": 4, "short": 0}
     raw = tiny_config(data, tmp_path / "runs", model={"name": "ltscl"})
@@ -47,3 +50,11 @@ def test_ltscl_staged_training_through_the_engine(tmp_path):
     assert "train_aim_nll" in h[0] and "train_recon" not in h[0]
     assert "train_recon" in h[2] and "train_contrastive" in h[2] and "train_aim_nll" not in h[2]
     assert result.report["test"]["num_samples"] == result.report["splits"]["test"]
+
+    # skelar predict on the LTSCL checkpoint also returns the predicted future frames (C, 4, V) of person 0
+    sample = tmp_path / "sample.npy"
+    np.save(sample, np.random.default_rng(0).normal(0, 0.3, (3, 30, 25, 1)).astype(np.float32))
+    (row,) = predict(run / "last.pt", [sample], top_k=2, progress=False)
+    assert len(row["top"]) == 2 and np.asarray(row["predicted_frames"]).shape == (3, 4, 25)
+    assert main(["predict", "--checkpoint", str(run / "last.pt"), str(sample), "-q"]) == 0
+    assert "+ 4 predicted future frames" in capsys.readouterr().out

@@ -50,5 +50,6 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         top = ", ".join(f"{t['class']} {100 * t['prob']:.1f}%" for t in r["top"])
         label = f" [label {r['label']}]" if "label" in r else ""
-        print(f"{r['name']}{label}: {top}")
+        frames = f" (+ {len(r['predicted_frames'][0])} predicted future frames; --json prints them)" if "predicted_frames" in r else ""
+        print(f"{r['name']}{label}: {top}{frames}")
     return 0

@@ -22,7 +22,8 @@ from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from skelar.engine.config import Config, config_to_dict
 from skelar.engine.confusions import resolve_class_group
 from skelar.engine.data_setup import open_source, with_stream
-from skelar.engine.evaluate import clip_logits, evaluate
+from skelar.engine.evaluate import evaluate
+from skelar.engine.losses import split_output
 from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
@@ -275,7 +276,8 @@ def predict(
             clips_t = torch.from_numpy(np.stack(stack).astype(np.float32))[None].to(lm.device)
         except ValueError:
             raise ValueError(f"{src} ({name}): test clips differ in shape; the checkpoint's test transforms need a fixed-length sampler") from None
-        logits = clip_logits(lm.model, clips_t)[0]
+        output = lm.model(clips_t[0])  # this sample's K clips
+        logits = split_output(output)[0].mean(dim=0)  # as clip_logits: raw logits averaged over the clips
         prob = torch.softmax(logits.float(), dim=0).cpu().numpy()
         order = np.argsort(-prob, kind="stable")[: max(1, min(top_k, len(prob)))]
         row: dict[str, Any] = {
@@ -285,5 +287,8 @@ def predict(
         }
         if label is not None:
             row["label"] = label
+        if isinstance(output, dict) and isinstance(output.get("pred"), torch.Tensor):
+            # a model that also predicts future frames (LTSCL): the first clip's, (C, frames, V), person 0
+            row["predicted_frames"] = output["pred"][0].float().cpu().numpy().round(6).tolist()
         out.append(row)
     return out
