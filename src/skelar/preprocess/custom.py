@@ -77,7 +77,7 @@ def prepare_folder(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0
     return PreparedDataset(out)
 
 
-def _pyskl_to_canonical(a: PysklAnnotation, max_persons: int, use_score: bool, normalize_2d: bool) -> np.ndarray:
+def pyskl_to_canonical(a: PysklAnnotation, max_persons: int, use_score: bool, normalize_2d: bool) -> np.ndarray:
     kp = a.keypoint[:max_persons].astype(np.float32)  # (M, T, V, C)
     if kp.shape[3] == 2:
         if normalize_2d:
@@ -151,7 +151,7 @@ def prepare_pyskl(
                 s, c, p, r, _ = (int(g) for g in m.groups())
                 meta = {"setup": s, "view": c, "subject": p, "replication": r}
                 subjects[i] = p
-            w.add(_pyskl_to_canonical(a, persons, has_score, normalize_2d), SampleMeta(name=a.frame_dir, label=a.label, **meta))
+            w.add(pyskl_to_canonical(a, persons, has_score, normalize_2d), SampleMeta(name=a.frame_dir, label=a.label, **meta))
         protos: dict[str, dict[str, np.ndarray]] = {}
         keys = list(pf.split)
         for key in keys:
