@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = [
     "prepare",
     "data",
     "ensemble",
+    "show",
 ]
 
 
