@@ -252,7 +252,7 @@ def test_benchmark_loader_stubs_reference_imports(tmp_path):
     """The bench loader imports model_impSGN.py with its missing imports stubbed and .cuda() a no-op."""
     import sys
 
-    from skelar.benchmark import load_reference
+    from skelar.reference.benchmark import load_reference
 
     (tmp_path / "ms_tcn_TP1.py").write_text("from activation_TP1 import activation_factory\n")
     (tmp_path / "model_impSGN.py").write_text(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from skelar.benchmark import benchmark, load_reference
+from skelar.reference.benchmark import benchmark, load_reference
 from skelar.cli.main import main
 from skelar.engine.checkpoint import model_from_checkpoint
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from skelar.cli.main import main
-from skelar.data.prepared import PreparedDataset
+from skelar.store.prepared import PreparedDataset
 from skelar.preprocess.ntu_prepare import prepare_ntu
 from skelar.preprocess.ntu_protocols import name_fields, protocol_split
 from skelar.preprocess.ntu_sgn import sgn_to_canonical

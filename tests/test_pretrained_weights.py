@@ -15,7 +15,8 @@ from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint, rea
 from skelar.engine.config import config_from_dict
 from skelar.engine.trainer import train
 from skelar.models import create_model, list_models
-from skelar.models.weights import PACKAGE_WEIGHTS_DIR, WEIGHTS_ENV, list_pretrained, load_pretrained, pretrained_path
+from skelar.models.registry import load_pretrained
+from skelar.models.weights import PACKAGE_WEIGHTS_DIR, WEIGHTS_ENV, list_pretrained, pretrained_path
 
 UCLA_TEST_SAMPLES = 464  # NW-UCLA xview test split (view 3)
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from skelar.data.prepared import PreparedDataset
+from skelar.store.prepared import PreparedDataset
 from skelar.data.synthetic import (
     SYNTHETIC_CLASSES,
     SyntheticSpec,

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from skelar.benchmark import benchmark
+    from skelar.reference.benchmark import benchmark
 
     kwargs = {"num_classes": args.num_classes} if args.num_classes else {}
     result = benchmark(

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from skelar.data.prepared import PreparedDataset
+    from skelar.store.prepared import PreparedDataset
     from skelar.data.stats import dataset_stats, format_stats, plot_stats
 
     stats = dataset_stats(PreparedDataset(args.dataset), bins=args.bins)

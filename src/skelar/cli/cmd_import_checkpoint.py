@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skelar.checkpoint_import import import_reference_checkpoint
+    from skelar.reference.checkpoint_import import import_reference_checkpoint
 
     info = import_reference_checkpoint(args.model, args.src, args.dst, num_classes=args.num_classes, layout=args.layout)
     kwargs = ", ".join(f"{k}={v!r}" for k, v in info["kwargs"].items())

@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from skelar.data.prepared import FORMAT_VERSION, PreparedDataset, PreparedWriter, SampleMeta, is_prepared_dir
-from skelar.data.splits import carve_validation
+from skelar.store.prepared import FORMAT_VERSION, PreparedDataset, PreparedWriter, SampleMeta, is_prepared_dir
+from skelar.store.splits import carve_validation
 
 __all__ = [
     "FORMAT_VERSION",

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from skelar.data.prepared import PreparedDataset
+from skelar.store.prepared import PreparedDataset
 
 __all__ = ["SkeletonDataset", "collate_clips"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from skelar.data.prepared import PreparedDataset
+from skelar.store.prepared import PreparedDataset
 
 __all__ = ["persons_present", "dataset_stats", "format_stats", "plot_stats"]
 

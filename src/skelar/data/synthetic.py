@@ -22,8 +22,8 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from skelar.data.prepared import PreparedDataset, PreparedWriter, SampleMeta
-from skelar.data.splits import carve_validation
+from skelar.store.prepared import PreparedDataset, PreparedWriter, SampleMeta
+from skelar.store.splits import carve_validation
 from skelar.data.synthetic_motion import (
     ACTIONS,
     add_habits,
@@ -272,7 +272,7 @@ def synthetic_splits(spec: SyntheticSpec, labels: np.ndarray, subjects: np.ndarr
 
     ``xsub`` tests on :func:`xsub_test_subjects`; ``xview`` tests on view 1 (frontal) and trains on the
     others. Each ``val`` is carved from that protocol's training part, by subject, with
-    :func:`skelar.data.splits.carve_validation` seeded by ``spec.seed``.
+    :func:`skelar.store.splits.carve_validation` seeded by ``spec.seed``.
     """
     labels, subjects, views = np.asarray(labels), np.asarray(subjects), np.asarray(views)
     idx = np.arange(len(labels), dtype=np.int64)

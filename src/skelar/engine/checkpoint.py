@@ -1,145 +1,34 @@
-"""Checkpoints: written atomically, readable with ``torch.load(weights_only=True)``, self-describing.
+"""Rebuilding a run's model from its checkpoint; the file format itself is :mod:`skelar.store.checkpoint`.
 
-A checkpoint is a dict of tensors and plain Python values only::
-
-    format, format_version
-    model, optimizer, scheduler     state dicts (optimizer/scheduler absent in exported weights)
-    epoch, global_step              completed epochs (1-based count) and optimiser steps
-    rng                             python/numpy/torch(/cuda) generator states (see seeding.get_rng_state)
-    best                            {metric, value, epoch} of the selection metric so far
-    history                         per-epoch metric rows
-    metadata                        model {name, kwargs}, layout {name, dict}, dataset {name, classes, ...},
-                                    preprocessing {dataset, train_transforms, test_transforms, test_clips},
-                                    metrics, config (resolved), skelar_version, created
+The format's functions are re-exported here, so ``skelar.engine.checkpoint`` keeps offering the whole
+checkpoint API to engine code and users.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
-from skelar.engine.run_dir import publish
+from skelar.models.registry import model_from_record
+from skelar.store.checkpoint import CHECKPOINT_FORMAT, ensure_layout, load_checkpoint, read_metadata, save_checkpoint, to_plain
 
 __all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "read_metadata", "model_from_checkpoint", "to_plain"]
 
-CHECKPOINT_FORMAT = "skelar-checkpoint"
-CHECKPOINT_VERSION = 1
-
-
-def to_plain(obj: Any, where: str = "value") -> Any:
-    """Convert to types that ``weights_only`` loading accepts (dict/list/str/int/float/bool/None/tensor)."""
-    if obj is None or isinstance(obj, (str, bool, int, float, torch.Tensor)):
-        return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Mapping):
-        return {str(k): to_plain(v, f"{where}.{k}") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise TypeError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint (use plain values)")
-
-
-def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _run_checkpoint(run_dir: Path) -> Path:
-    """A run directory's checkpoint: the one its report.json used, else best.pt, else last.pt."""
-    names = ["best.pt", "last.pt"]
-    report = run_dir / "report.json"
-    if report.is_file():
-        try:
-            names.insert(0, str(json.loads(report.read_text()).get("checkpoint", "")))
-        except (ValueError, AttributeError):
-            pass
-    for name in names:
-        if name and (run_dir / name).is_file():
-            return run_dir / name
-    raise FileNotFoundError(f"{run_dir}: no best.pt or last.pt in this directory")
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
-    """Read a skelar checkpoint with ``weights_only=True``; clear errors for missing or foreign files.
-
-    A run directory stands for the checkpoint its ``report.json`` names (else ``best.pt``, else ``last.pt``).
-    ``mmap=True`` maps the tensors instead of reading them (cheap when only the metadata is wanted).
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = _run_checkpoint(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: not a readable checkpoint ({first})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a skelar checkpoint (for reference weights use `skelar import-checkpoint`)")
-    if "model" not in ckpt or "metadata" not in ckpt:
-        raise ValueError(f"{path}: checkpoint lacks 'model' or 'metadata'")
-    ckpt["path"] = str(path)
-    return ckpt
-
-
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """A checkpoint's ``metadata`` dict without reading its tensors (memory-mapped, ``weights_only``)."""
-    return load_checkpoint(path, mmap=True)["metadata"]
-
-
-def _ensure_layout(meta: Mapping[str, Any]) -> None:
-    """Register the checkpoint's joint layout when this process does not know it yet."""
-    from skelar.layouts import layout_from_dict, list_layouts, register_layout
-
-    layout = meta.get("layout") or {}
-    name, d = layout.get("name"), layout.get("dict")
-    if name and d and name not in list_layouts():
-        register_layout(layout_from_dict(d, source="checkpoint metadata"))
-
 
 def model_from_checkpoint(path_or_ckpt: str | Path | Mapping[str, Any], map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model recorded in a checkpoint's metadata, load its weights, return ``(model.eval(), ckpt)``."""
-    from skelar.models import create_model
+    """Rebuild the model recorded in a checkpoint's metadata, load its weights, return ``(model.eval(), ckpt)``.
 
+    The modules listed in the recorded config's ``imports`` are imported first (they register custom models).
+    """
     ckpt = dict(path_or_ckpt) if isinstance(path_or_ckpt, Mapping) else load_checkpoint(path_or_ckpt, map_location)
     meta = ckpt["metadata"]
-    info = meta.get("model") or {}
-    if "name" not in info:
+    if "name" not in (meta.get("model") or {}):
         raise ValueError(f"{ckpt.get('path', 'checkpoint')}: metadata does not name the model")
     for module in (meta.get("config") or {}).get("imports", []) or []:
         __import__(module)
-    _ensure_layout(meta)
-    model = create_model(info["name"], **dict(info.get("kwargs") or {}))
-    missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
-    if missing or unexpected:
-        raise ValueError(
-            f"{ckpt.get('path', 'checkpoint')}: weights do not fit model {info['name']!r} "
-            f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
-        )
+    ensure_layout(meta)
+    model = model_from_record(meta["model"], ckpt["model"], str(ckpt.get("path", "checkpoint")))
     return model.to(map_location).eval(), ckpt

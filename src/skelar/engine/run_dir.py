@@ -8,11 +8,12 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+from skelar.store.atomic import publish, write_text_atomic
 
 __all__ = [
     "COMMAND_FILE",
@@ -28,21 +29,6 @@ __all__ = [
 ]
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def publish(tmp: str | Path, path: str | Path) -> None:
-    """Give a finished temporary file normal permissions and rename it onto ``path`` (atomic)."""
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    os.replace(tmp, path)
-
-
 def make_run_dir(output_dir: str | Path, name: str) -> Path:
     """``output_dir/name-YYYYmmdd-HHMMSS`` (a numeric suffix keeps it unique); created."""
     base = Path(output_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -54,18 +40,6 @@ def make_run_dir(output_dir: str | Path, name: str) -> Path:
         except FileExistsError:
             i += 1
             path = base.with_name(f"{base.name}-{i}")
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def json_safe(obj: Any) -> Any:
@@ -86,6 +60,7 @@ def json_safe(obj: Any) -> Any:
 
 
 def write_json(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented JSON (NaN/inf as ``null``), atomically."""
     write_text_atomic(path, json.dumps(json_safe(data), indent=2) + "\n")
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from skelar.data.prepared import META_FIELDS
+from skelar.store.prepared import META_FIELDS
 from skelar.layouts import JointLayout, get_layout, layout_from_dict, load_layout_file
 
 __all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample", "resolve_split"]

@@ -9,27 +9,37 @@ shared by all models: ``num_classes``, ``layout`` (a registered joint-layout nam
 
 from __future__ import annotations
 
-import fnmatch
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 
+from skelar.models.weights import read_pretrained
+from skelar.registry import Registry
+from skelar.store.checkpoint import ensure_layout
+
 __all__ = [
     "key_mismatch_error",
+    "MODELS",
+    "CONVERTERS",
     "ModelEntry",
     "register_model",
     "create_model",
     "list_models",
     "get_model_entry",
     "convert_reference_state_dict",
+    "model_from_record",
+    "load_pretrained",
     "unwrap_state_dict",
 ]
 
 
 @dataclass
 class ModelEntry:
+    """A registered model: its builder, optional reference converter, one-line description and default kwargs."""
+
     name: str
     builder: Callable[..., nn.Module]
     converter: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None
@@ -37,8 +47,8 @@ class ModelEntry:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
-_MODELS: dict[str, ModelEntry] = {}
-_CONVERTERS: dict[str, Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]] = {}
+MODELS: Registry[ModelEntry] = Registry("model")
+CONVERTERS: Registry[Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]] = Registry("reference converter")
 
 
 def register_model(
@@ -54,11 +64,11 @@ def register_model(
     """
 
     def deco(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS:
+        if name in MODELS:
             raise ValueError(f"model {name!r} registered twice")
-        _MODELS[name] = ModelEntry(name, builder, converter, description or (builder.__doc__ or "").strip().split("\n")[0], dict(defaults))
+        MODELS.register(name, ModelEntry(name, builder, converter, description or (builder.__doc__ or "").strip().split("\n")[0], dict(defaults)))
         if converter is not None:
-            _CONVERTERS[name] = converter
+            CONVERTERS.register(name, converter, replace=True)
         return builder
 
     return deco
@@ -66,20 +76,19 @@ def register_model(
 
 def register_converter(name: str, converter: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]) -> None:
     """Register a reference-state-dict converter for a component that is not a full model (e.g. ``sf_head``)."""
-    _CONVERTERS[name] = converter
+    CONVERTERS.register(name, converter, replace=True)
 
 
 def list_models(pattern: str | None = None) -> list[str]:
     """Names of registered models, optionally filtered by a shell-style ``pattern``."""
-    names = sorted(_MODELS)
-    return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+    return MODELS.names(pattern)
 
 
 def get_model_entry(name: str) -> ModelEntry:
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}") from None
+    """The registry entry of model ``name``; an unknown name raises a KeyError listing the available ones."""
+    if name not in MODELS:
+        raise MODELS.unknown(name, known_word="available")
+    return MODELS.get(name)
 
 
 def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Module:
@@ -90,8 +99,6 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
     """
     entry = get_model_entry(name)
     if weights is not None:
-        from skelar.models.weights import load_pretrained
-
         return load_pretrained(name, weights, **kwargs)
     full = {**entry.defaults, **kwargs}
     try:
@@ -103,12 +110,44 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
     return model
 
 
+def model_from_record(info: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor], where: str = "checkpoint") -> nn.Module:
+    """Build the model a checkpoint's ``metadata["model"]`` record names (``{name, kwargs}``) and load ``state_dict``.
+
+    Weights that do not fit the rebuilt model raise a one-line ValueError naming ``where``.
+    """
+    if "name" not in info:
+        raise ValueError(f"{where}: metadata does not name the model")
+    model = create_model(info["name"], **dict(info.get("kwargs") or {}))
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{where}: weights do not fit model {info['name']!r} "
+            f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
+        )
+    return model
+
+
+def load_pretrained(model: str, tag: str, weights_dir: str | os.PathLike | None = None, **kwargs: Any) -> nn.Module:
+    """Build ``model`` with its shipped weights ``tag`` (eval mode); see :mod:`skelar.models.weights`.
+
+    ``kwargs`` may repeat the shipped constructor arguments; one that contradicts them (another
+    ``num_classes``, ``layout``, ...) or that the weights do not record raises a one-line ValueError.
+    The model gets ``skelar_weights``: tag, path, class names, test transforms/clips, seed and test metrics
+    (:meth:`~skelar.models.weights.WeightsRecord.as_dict`).
+    """
+    meta, state_dict, record = read_pretrained(model, tag, weights_dir, **kwargs)
+    ensure_layout(meta)
+    net = model_from_record(meta["model"], state_dict, record.path).eval()
+    net.skelar_weights = record.as_dict()
+    return net
+
+
 def convert_reference_state_dict(name: str, state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """Map a reference implementation's state dict (official checkpoints) onto skelar's module names."""
-    if name not in _CONVERTERS:
-        raise KeyError(f"no reference converter for {name!r}; available: {', '.join(sorted(_CONVERTERS)) or 'none'}")
+    if name not in CONVERTERS:
+        raise KeyError(f"no reference converter for {name!r}; available: {', '.join(CONVERTERS.names()) or 'none'}")
     sd = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v)) for k, v in unwrap_state_dict(state_dict).items()}
-    return _CONVERTERS[name](sd)
+    return CONVERTERS.get(name)(sd)
 
 
 # keys under which training scripts commonly store the model's state dict inside a checkpoint

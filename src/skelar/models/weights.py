@@ -6,12 +6,13 @@ metadata (model kwargs, joint layout, class names, test transforms and clips, se
 the folders of ``$SKELAR_WEIGHTS_DIR`` (``os.pathsep``-separated, searched first, so a local file
 overrides a shipped one of the same name) and then in the package's own ``skelar/weights/``.
 
-Layering: models know nothing of files, and this module is the one sanctioned exception. It only maps
-``(model, tag)`` to a path; reading the file is delegated to :mod:`skelar.engine.checkpoint`, imported
-inside the functions. The checkpoint format (``weights_only`` loading, the metadata layout, registering
-a recorded joint layout, the error messages) thus keeps a single owner, the models package imports
-nothing from the engine at module level, and ``skelar test``/``predict`` read a shipped file exactly
-like any run's checkpoint.
+Like torchvision's weights enums, a shipped file is declared data: :func:`weights_record` reads what it
+records (classes, test transforms and clips, seed, test metrics) without building a model. Reading the
+file is the store's job (:mod:`skelar.store.checkpoint`, the one owner of the checkpoint format: the
+``weights_only`` loading, the metadata layout, a recorded joint layout, the error messages); this module
+maps ``(model, tag)`` to a path and a checked record and imports nothing from the engine or the model
+registry (which builds the model: :func:`skelar.models.registry.load_pretrained`), so ``skelar test``/``predict`` read
+a shipped file exactly like any run's checkpoint.
 """
 
 from __future__ import annotations
@@ -20,11 +21,24 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, NamedTuple
 
-from torch import nn
+import torch
 
-__all__ = ["WEIGHTS_ENV", "PACKAGE_WEIGHTS_DIR", "PretrainedWeights", "weights_dirs", "list_pretrained", "pretrained_path", "load_pretrained"]
+from skelar.store.checkpoint import load_checkpoint, read_metadata, to_plain
+
+__all__ = [
+    "WEIGHTS_ENV",
+    "PACKAGE_WEIGHTS_DIR",
+    "PretrainedWeights",
+    "WeightsRecord",
+    "weights_dirs",
+    "list_pretrained",
+    "pretrained_path",
+    "weights_record",
+    "read_pretrained",
+]
 
 log = logging.getLogger("skelar.weights")
 
@@ -34,6 +48,8 @@ TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class PretrainedWeights(NamedTuple):
+    """One findable weights file: model name, tag and description."""
+
     model: str
     tag: str
     description: str
@@ -62,8 +78,6 @@ def list_pretrained(model: str | None = None, weights_dir: str | os.PathLike | N
 
     Files that are unreadable or whose name does not match their metadata are skipped with a warning.
     """
-    from skelar.engine.checkpoint import read_metadata
-
     out = []
     for stem, path in _files(weights_dir).items():
         try:
@@ -100,15 +114,51 @@ def pretrained_path(model: str, tag: str, weights_dir: str | os.PathLike | None 
     raise ValueError(f"no pretrained weights {tag!r} for model {model!r} ({listing}; searched {where}; set ${WEIGHTS_ENV} to add a folder)")
 
 
-def load_pretrained(model: str, tag: str, weights_dir: str | os.PathLike | None = None, **kwargs: Any) -> nn.Module:
-    """Build ``model`` with its shipped weights ``tag`` (eval mode).
+@dataclass(frozen=True)
+class WeightsRecord:
+    """What a weights file declares about itself, read from its metadata (no model is built)."""
+
+    model: str
+    tag: str
+    path: str
+    classes: list[str] = field(default_factory=list)
+    test_transforms: list[Any] = field(default_factory=list)
+    test_clips: int | None = None
+    seed: int | None = None
+    test: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_metadata(cls, model: str, tag: str, path: str | Path, meta: Mapping[str, Any]) -> "WeightsRecord":
+        """The record of ``model``'s weights ``tag`` stored at ``path`` with metadata ``meta``."""
+        pre = meta.get("preprocessing") or {}
+        return cls(
+            model=model,
+            tag=tag,
+            path=str(path),
+            classes=list((meta.get("dataset") or {}).get("classes") or []),
+            test_transforms=list(pre.get("test_transforms") or []),
+            test_clips=pre.get("test_clips"),
+            seed=meta.get("seed"),
+            test=dict((meta.get("pretrained") or {}).get("test") or (meta.get("metrics") or {}).get("test") or {}),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (the ``skelar_weights`` attribute of a pretrained model)."""
+        return asdict(self)
+
+
+def weights_record(model: str, tag: str, weights_dir: str | os.PathLike | None = None) -> WeightsRecord:
+    """The :class:`WeightsRecord` of ``model``'s shipped weights ``tag``, read from the file's metadata only."""
+    path = pretrained_path(model, tag, weights_dir)
+    return WeightsRecord.from_metadata(model, tag, path, read_metadata(path))
+
+
+def read_pretrained(model: str, tag: str, weights_dir: str | os.PathLike | None = None, **kwargs: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor], WeightsRecord]:
+    """Read ``model``'s shipped weights ``tag``: ``(metadata, state_dict, record)``, checked against ``kwargs``.
 
     ``kwargs`` may repeat the shipped constructor arguments; one that contradicts them (another
     ``num_classes``, ``layout``, ...) or that the weights do not record raises a one-line ValueError.
-    The model gets ``skelar_weights``: tag, path, class names, test transforms/clips, seed and test metrics.
     """
-    from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint, to_plain
-
     path = pretrained_path(model, tag, weights_dir)
     ckpt = load_checkpoint(path)
     meta = ckpt["metadata"]
@@ -124,16 +174,4 @@ def load_pretrained(model: str, tag: str, weights_dir: str | os.PathLike | None 
                 f"{model}-{tag}: {key}={value!r} contradicts the shipped weights' {key}={shipped[key]!r} "
                 f"(drop it, or call create_model({model!r}) without weights to start from scratch)"
             )
-    net, ckpt = model_from_checkpoint(ckpt, "cpu")
-    pre = meta.get("preprocessing") or {}
-    net.skelar_weights = {
-        "model": model,
-        "tag": tag,
-        "path": str(path),
-        "classes": list((meta.get("dataset") or {}).get("classes") or []),
-        "test_transforms": list(pre.get("test_transforms") or []),
-        "test_clips": pre.get("test_clips"),
-        "seed": meta.get("seed"),
-        "test": dict((meta.get("pretrained") or {}).get("test") or (meta.get("metrics") or {}).get("test") or {}),
-    }
-    return net
+    return meta, ckpt["model"], WeightsRecord.from_metadata(model, tag, path, meta)

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from skelar.data.prepared import META_FIELDS, PreparedDataset, PreparedWriter, SampleMeta
-from skelar.data.splits import carve_validation
+from skelar.store.prepared import META_FIELDS, PreparedDataset, PreparedWriter, SampleMeta
+from skelar.store.splits import carve_validation
 from skelar.formats.folder import load_folder_spec, read_folder_sample, resolve_split
 from skelar.formats.ntu_skeleton import NTU_NAME_RE
 from skelar.formats.pyskl import PICKLE_WARNING, PysklAnnotation, load_pyskl, save_pyskl, split_name_to_part

@@ -7,7 +7,7 @@ atomically), so no sample data passes between processes. When all parts of shard
 the marker ``OUT.partial/shard_NNNNN.npy`` (the list of its parts) is written atomically. An
 interrupted run started again with the same inputs and options skips the finished shards, and the
 final dataset is byte-identical to that of an uninterrupted run. The final step streams the parts one
-at a time (memory-mapped) into a :class:`~skelar.data.prepared.PreparedWriter`, so memory stays
+at a time (memory-mapped) into a :class:`~skelar.store.prepared.PreparedWriter`, so memory stays
 bounded by one part per worker whatever the corpus size (the full NTU120 has 114,480 files);
 ``OUT.partial`` is removed at the end.
 
@@ -29,7 +29,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from skelar.data.prepared import PreparedDataset, PreparedWriter, SampleMeta
+from skelar.store.prepared import PreparedDataset, PreparedWriter, SampleMeta
 from skelar.formats.ntu_skeleton import NTU_NAME_RE, NtuSkeleton, NtuSkeletonError, read_ntu_skeletons
 from skelar.preprocess.ntu_classes import ntu_classes
 from skelar.preprocess.ntu_protocols import NTU_PROTOCOLS, in_dataset, name_fields, protocol_split, read_missing_list

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelar.data.splits import carve_validation
+from skelar.store.splits import carve_validation
 
 __all__ = ["protocol_parts"]
 

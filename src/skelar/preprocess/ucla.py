@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from skelar.data.prepared import PreparedDataset, PreparedWriter, SampleMeta
+from skelar.store.prepared import PreparedDataset, PreparedWriter, SampleMeta
 from skelar.formats.ucla import UCLA_CLASSES, iter_ucla_dir
 from skelar.preprocess.protocol_parts import protocol_parts
 

@@ -13,23 +13,25 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Transform", "Compose", "register_transform", "build_transform", "build_transforms", "list_transforms"]
+from skelar.registry import Registry
+
+__all__ = ["TRANSFORMS", "Transform", "Compose", "register_transform", "build_transform", "build_transforms", "list_transforms"]
 
 
 class Transform(Protocol):
+    """A callable on one ``(C, T, V, M)`` sample that draws any randomness from the caller's ``rng``."""
+
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
 
 
-_REGISTRY: dict[str, type] = {}
+TRANSFORMS: Registry[type] = Registry("transform")
 
 
 def register_transform(name: str) -> Callable[[type], type]:
     """Class decorator: make a transform constructible from config by ``name``."""
 
     def deco(cls: type) -> type:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"transform {name!r} registered twice")
-        _REGISTRY[name] = cls
+        TRANSFORMS.register(name, cls)
         cls.registry_name = name
         return cls
 
@@ -37,7 +39,8 @@ def register_transform(name: str) -> Callable[[type], type]:
 
 
 def list_transforms() -> list[str]:
-    return sorted(_REGISTRY)
+    """Sorted names of the registered transforms."""
+    return TRANSFORMS.names()
 
 
 class Compose:
@@ -61,9 +64,7 @@ def build_transform(spec: dict[str, Any], where: str = "transform") -> Transform
         raise ValueError(f"{where}: expected a mapping with a 'name' key, got {spec!r}")
     kwargs = {k: v for k, v in spec.items() if k != "name"}
     name = spec["name"]
-    if name not in _REGISTRY:
-        raise ValueError(f"{where}.name: unknown transform {name!r}; known: {', '.join(list_transforms())}")
-    cls = _REGISTRY[name]
+    cls = TRANSFORMS.get(name, f"{where}.name")
     params = inspect.signature(cls.__init__).parameters
     for k in kwargs:
         if k not in params or k == "self":
@@ -76,4 +77,5 @@ def build_transform(spec: dict[str, Any], where: str = "transform") -> Transform
 
 
 def build_transforms(specs: Sequence[dict[str, Any]] | None, where: str = "transforms") -> Compose:
+    """Build a :class:`Compose` from a list of ``{name: ..., **kwargs}`` entries; errors name ``where[i]``."""
     return Compose([build_transform(s, f"{where}[{i}]") for i, s in enumerate(specs or [])])

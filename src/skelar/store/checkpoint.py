@@ -1,0 +1,125 @@
+"""The checkpoint file format: written atomically, readable with ``torch.load(weights_only=True)``, self-describing.
+
+This is the store floor: it reads and writes checkpoint files and knows no model. Rebuilding the model a
+checkpoint records is :func:`skelar.engine.checkpoint.model_from_checkpoint` (training runs) or
+:func:`skelar.models.registry.load_pretrained` (shipped weights).
+
+A checkpoint is a dict of tensors and plain Python values only::
+
+    format, format_version
+    model, optimizer, scheduler     state dicts (optimizer/scheduler absent in exported weights)
+    epoch, global_step              completed epochs (1-based count) and optimiser steps
+    rng                             python/numpy/torch(/cuda) generator states (see seeding.get_rng_state)
+    best                            {metric, value, epoch} of the selection metric so far
+    history                         per-epoch metric rows
+    metadata                        model {name, kwargs}, layout {name, dict}, dataset {name, classes, ...},
+                                    preprocessing {dataset, train_transforms, test_transforms, test_clips},
+                                    metrics, config (resolved), skelar_version, created
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from skelar.layouts import layout_from_dict, list_layouts, register_layout
+from skelar.store.atomic import publish
+
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "save_checkpoint", "load_checkpoint", "read_metadata", "ensure_layout", "to_plain"]
+
+CHECKPOINT_FORMAT = "skelar-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def to_plain(obj: Any, where: str = "value") -> Any:
+    """Convert to types that ``weights_only`` loading accepts (dict/list/str/int/float/bool/None/tensor)."""
+    if obj is None or isinstance(obj, (str, bool, int, float, torch.Tensor)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Mapping):
+        return {str(k): to_plain(v, f"{where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint (use plain values)")
+
+
+def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
+    """Write ``payload`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def run_checkpoint(run_dir: Path) -> Path:
+    """A run directory's checkpoint: the one its report.json used, else best.pt, else last.pt."""
+    names = ["best.pt", "last.pt"]
+    report = run_dir / "report.json"
+    if report.is_file():
+        try:
+            names.insert(0, str(json.loads(report.read_text()).get("checkpoint", "")))
+        except (ValueError, AttributeError):
+            pass
+    for name in names:
+        if name and (run_dir / name).is_file():
+            return run_dir / name
+    raise FileNotFoundError(f"{run_dir}: no best.pt or last.pt in this directory")
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """Read a skelar checkpoint with ``weights_only=True``; clear errors for missing or foreign files.
+
+    A run directory stands for the checkpoint its ``report.json`` names (else ``best.pt``, else ``last.pt``).
+    ``mmap=True`` maps the tensors instead of reading them (cheap when only the metadata is wanted).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = run_checkpoint(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a skelar checkpoint (for reference weights use `skelar import-checkpoint`)")
+    if "model" not in ckpt or "metadata" not in ckpt:
+        raise ValueError(f"{path}: checkpoint lacks 'model' or 'metadata'")
+    ckpt["path"] = str(path)
+    return ckpt
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's ``metadata`` dict without reading its tensors (memory-mapped, ``weights_only``)."""
+    return load_checkpoint(path, mmap=True)["metadata"]
+
+
+def ensure_layout(meta: Mapping[str, Any]) -> None:
+    """Register the checkpoint's joint layout when this process does not know it yet."""
+    layout = meta.get("layout") or {}
+    name, d = layout.get("name"), layout.get("dict")
+    if name and d and name not in list_layouts():
+        register_layout(layout_from_dict(d, source="checkpoint metadata"))
