@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import skelar
+import skelar.api
 from skelar.cli.main import main
 from skelar.data import PreparedWriter, SampleMeta
 from skelar.engine.checkpoint import save_checkpoint
@@ -78,17 +78,17 @@ def test_a_sample_does_not_depend_on_the_other_inputs(ucla, capsys):
     reverse = _predict(ucla["json"][1], ucla["json"][0], capsys=capsys)[B]
     assert alone == both == reverse
     x = ucla["seqs"][B].to_canonical()
-    assert skelar.predict("sgn", {B: x}, weights="nwucla", top_k=10)[0]["top"] == alone["top"]
+    assert skelar.api.predict("sgn", {B: x}, weights="nwucla", top_k=10)[0]["top"] == alone["top"]
     # the clips really are random (108 frames: 5 candidates per segment): another name, other clips
     long = np.concatenate([x, x, x], axis=1)
-    rows = skelar.predict("sgn", {"one": long, "two": long}, weights="nwucla", top_k=10)
+    rows = skelar.api.predict("sgn", {"one": long, "two": long}, weights="nwucla", top_k=10)
     assert [t["prob"] for t in rows[1]["top"]] != pytest.approx([t["prob"] for t in rows[0]["top"]], abs=1e-6)
 
 
 def test_python_api_takes_arrays_in_memory(ucla):
     x = ucla["seqs"][A].to_canonical()
     tvc = x[..., 0].transpose(1, 2, 0)
-    pred = skelar.load_predictor("sgn", weights="nwucla")
+    pred = skelar.api.load_predictor("sgn", weights="nwucla")
     first = pred.predict(x, top_k=3)[0]
     assert first["name"].startswith("array-") and first["top"][0]["class"] in UCLA_CLASSES
     assert pred.predict(tvc, top_k=3)[0]["top"][0]["class"] in UCLA_CLASSES  # (T, V, C) is accepted

@@ -1,4 +1,4 @@
-"""``skelar.predict``: top-k classes for samples given as paths or arrays, with a checkpoint, shipped weights or ONNX file."""
+"""``skelar.api.predict``: top-k classes for samples given as paths or arrays, with a checkpoint, shipped weights or ONNX file."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def predict(
     inputs. ``model``: see :func:`load_predictor`. Returns one row per sample (``top`` = ``[{index,
     class, prob}]``, plus ``label``/``label_class`` when the source knows the true class).
 
-    >>> skelar.predict("sgn", np.zeros((3, 40, 20, 1), np.float32), weights="nwucla")[0]["top"][0]["class"]  # doctest: +SKIP
+    >>> from skelar.api import predict
+    >>> predict("sgn", np.zeros((3, 40, 20, 1), np.float32), weights="nwucla")[0]["top"][0]["class"]  # doctest: +SKIP
     """
     return load_predictor(model, weights, device, clips).predict(inputs, top_k, select, trust_pickle)

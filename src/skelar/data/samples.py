@@ -17,7 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from skelar.data.prepared import PreparedDataset, is_prepared_dir
+from skelar.store.prepared import PreparedDataset, is_prepared_dir
 from skelar.formats.folder import read_csv_sample
 from skelar.formats.ntu_skeleton import parse_ntu_name, read_ntu_skeleton
 from skelar.formats.pyskl import load_pyskl
