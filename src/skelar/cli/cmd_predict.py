@@ -35,12 +35,9 @@ def _rows(args: argparse.Namespace) -> list[dict]:
     if args.onnx:
         if args.checkpoint or args.model or args.weights or args.config:
             raise ValueError("--onnx runs the exported file alone; drop --checkpoint/--model/--weights/--config")
-        from skelar.runtime.onnx import load_onnx_predictor
+        from skelar.api import load_predictor
 
-        pred = load_onnx_predictor(args.onnx)
-        if args.clips:
-            pred = type(pred)(pred.spec.with_overrides(test_clips=args.clips), pred.forward, pred.source)
-        return pred.predict(args.inputs, args.top_k, args.sample, args.trust_pickle)
+        return load_predictor(args.onnx, clips=args.clips).predict(args.inputs, args.top_k, args.sample, args.trust_pickle)
     from skelar.engine.config import load_config
     from skelar.engine.inference import predict
 

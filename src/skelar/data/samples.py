@@ -86,9 +86,13 @@ def _npy(p: Path, layout: JointLayout | None, num_channels: int | None) -> Sampl
     return Sample(str(p), p.stem, _finite(a, str(p)), layout=lay)
 
 
+def _csv_header(p: Path) -> list[str]:
+    with open(p, newline="") as f:
+        return [h.strip() for h in f.readline().split(",")]
+
+
 def _csv_layout(p: Path) -> JointLayout:
-    header = p.open().readline()
-    cols = {h.strip().rsplit("_", 1)[0] for h in header.split(",") if "_" in h}
+    cols = {h.rsplit("_", 1)[0] for h in _csv_header(p) if "_" in h}
     fits = [n for n in list_layouts() if set(get_layout(n).names) <= cols]
     if len(fits) != 1:
         raise ValueError(f"{p}: {'several' if fits else 'no'} registered layouts match the CSV's <Joint>_<channel> columns; name the layout (--layout)")
@@ -98,7 +102,7 @@ def _csv_layout(p: Path) -> JointLayout:
 def _csv(p: Path, layout: JointLayout | None, num_channels: int | None) -> Sample:
     lay = layout or _csv_layout(p)
     if num_channels is None:  # 3D when the joints have a _z column, else 2D
-        num_channels = 3 if f"{lay.names[0]}_z" in p.open().readline() else 2
+        num_channels = 3 if f"{lay.names[0]}_z" in _csv_header(p) else 2
     channels = ["x", "y", "z"][:num_channels] if num_channels <= 3 else ["x", "y", "z", "score"][:num_channels]
     return Sample(str(p), p.stem, _finite(read_csv_sample(p, lay, channels), str(p)), layout=lay, channels=channels)
 
