@@ -12,40 +12,37 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import shutil
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from types import SimpleNamespace
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 import skelar
+from skelar.engine.callbacks import Checkpointer, CurvePlotter, EpochLogger, MetricsWriter, ProgressBar, StepLogger, TensorBoardLogger
 from skelar.engine.checkpoint import load_checkpoint, save_checkpoint, to_plain
 from skelar.engine.config import Config, config_from_dict, config_to_dict, save_config
 from skelar.engine.confusions import resolve_class_group, summarize_ambiguity
 from skelar.engine.data_setup import DataBundle, build_data
-from skelar.engine.distributed import (
-    DistContext, all_gather_object, all_reduce_sums, barrier, broadcast_buffers, broadcast_object, gather_eval, init_distributed, shutdown,
-)
+from skelar.engine.distributed import DistContext, barrier, broadcast_object, gather_eval, init_distributed, shutdown
 from skelar.engine.evaluate import EvalResult, evaluate
 from skelar.engine.loaders import eval_loader, eval_positions, train_loader
-from skelar.engine.losses import build_loss, combine_losses, split_output
-from skelar.engine.metrics import topk_accuracy
+from skelar.engine.loop import Callback, TrainLoop, run_epoch
+from skelar.engine.losses import build_loss
 from skelar.engine.model_setup import build_model, resolve_model_kwargs
 from skelar.engine.optim import build_optimizer, build_scheduler
-from skelar.engine.plots import plot_curves
 from skelar.engine.reports import metrics_summary, save_evaluation
-from skelar.engine.run_dir import log_to_file, make_run_dir, record_command, recorded_commands, write_json, write_metrics
-from skelar.engine.seeding import get_rng_state, seed_everything, set_deterministic, set_rng_state
+from skelar.engine.run_dir import log_to_file, make_run_dir, record_command, recorded_commands, write_json
+from skelar.engine.seeding import seed_everything, set_deterministic
+from skelar.engine.train_state import TrainState
+from skelar.engine.train_step import TrainStep
 
-__all__ = ["TrainResult", "train", "resume_config", "train_one_epoch", "build_metadata"]
+__all__ = ["TrainResult", "train", "resume_config", "train_one_epoch", "build_metadata", "default_callbacks"]
 
 log = logging.getLogger("skelar.train")
-
-PLOT_INTERVAL_S = 60.0  # curves.png is redrawn at most this often during training, and after the last epoch
 
 
 @dataclass
@@ -106,60 +103,20 @@ def train_one_epoch(
 ) -> tuple[dict[str, float], int]:
     """One pass over ``loader``; returns ``({loss, acc, <aux>...}, global_step)`` (sample-weighted means).
 
+    A stand-alone epoch outside a :class:`~skelar.engine.loop.TrainLoop` (``tb``: a SummaryWriter or None).
     In a data-parallel run (``ctx``) the means are over all processes' samples.
     """
-    model.train()
-    sums: dict[str, float] = {}
-    correct = seen = 0
-    total_steps = len(loader) if max_steps is None else min(len(loader), max_steps)
-    bar = tqdm(total=total_steps, desc=f"epoch {epoch + 1}", leave=False, disable=None if progress else True)
-    for step, (clips, labels, _) in enumerate(loader):
-        if max_steps is not None and step >= max_steps:
-            break
-        x = clips[:, 0].to(device, non_blocking=True)
-        y = labels.to(device, non_blocking=True)
-        logits, aux = split_output(model(x))
-        loss, parts = combine_losses(logits, aux, y, criterion, aux_weights)
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"training diverged: loss is {float(loss)} at epoch {epoch + 1}, step {step + 1}; lower optim.lr")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        global_step += 1
-        loss_value = float(loss.detach())
-        n = len(y)
-        seen += n
-        correct += int((logits.detach().argmax(1) == y).sum())
-        sums["loss"] = sums.get("loss", 0.0) + loss_value * n
-        for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach()) * n
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.4f}")
-        if global_step % log_every == 0:
-            log.info("epoch %d step %d (global %d): loss %.4f", epoch + 1, step + 1, global_step, loss_value)
-            if tb is not None:
-                tb.add_scalar("train/loss_step", loss_value, global_step)
-                for name, value in parts.items():
-                    tb.add_scalar(f"train/{name}_step", float(value.detach()), global_step)
-    bar.close()
-    if ctx is not None and ctx.enabled:
-        names = sorted(sums)
-        totals = all_reduce_sums([seen, correct, *(sums[k] for k in names)], ctx, device)
-        seen, correct = int(round(totals[0])), totals[1]
-        sums = dict(zip(names, totals[2:]))
-    if seen == 0:
-        raise ValueError("no training batch was produced (is data.batch_size larger than the training set?)")
-    out = {k: v / seen for k, v in sums.items()}
-    out["acc"] = correct / seen
-    return out, global_step
-
-
-def _open_tensorboard(run_dir: Path, purge_step: int | None):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise RuntimeError("train.tensorboard: true needs the tensorboard package (pip install 'skelar[tensorboard]')") from None
-    return SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=purge_step)
+    state = TrainState(model, optimizer, None, global_step=global_step)
+    bar = ProgressBar(progress)
+    callbacks: list[Callback] = [bar, StepLogger(log_every)]
+    if tb is not None:
+        board = TensorBoardLogger(Path("."), log_every)
+        board.writer = tb
+        callbacks.append(board)
+    loop = SimpleNamespace(loader=loader, max_steps=max_steps)
+    bar.on_epoch_start(loop, epoch)
+    stats = run_epoch(state, model, loader, TrainStep(criterion, aux_weights), callbacks, loop, epoch, device, max_steps, ctx)
+    return stats, state.global_step
 
 
 def resume_config(resume: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> tuple[Config, Path, dict[str, Any]]:
@@ -193,11 +150,14 @@ def train(
     resume: Mapping[str, Any] | None = None,
     progress: bool = True,
     command: str | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train per ``cfg`` in ``run_dir`` (a new ``output_dir/name-time`` if None), then test once.
 
     ``resume`` is a checkpoint dict (see :func:`resume_config`) to continue from. ``command`` (the
-    command line that started this invocation) is appended to ``run_dir/command.txt``.
+    command line that started this invocation) is appended to ``run_dir/command.txt``. ``callbacks``
+    (:class:`~skelar.engine.loop.Callback`) run after the logging ones and before the checkpoint ones,
+    so what they keep in ``state.extra`` is saved with the epoch.
     Started by ``torchrun`` (``WORLD_SIZE`` > 1), every process calls this; see :mod:`skelar.engine.distributed`.
     """
     ctx, device = init_distributed(cfg.device)
@@ -217,7 +177,7 @@ def train(
                 record_command(run_dir, command)
         try:
             with log_to_file(run_dir / "train.log") if ctx.is_main else _quiet_logs():
-                result = _train(cfg, run_dir, resume, device, progress and ctx.is_main, ctx)
+                result = _train(cfg, run_dir, resume, device, progress and ctx.is_main, ctx, callbacks)
             barrier(ctx)  # no process leaves the group while another still uses it (Gloo aborts otherwise)
             return result
         except Exception:
@@ -240,21 +200,8 @@ def _quiet_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _resume_rng(resume: Mapping[str, Any], ctx: DistContext, seed: int) -> None:
-    """Each process's RNG state from the checkpoint; with another process count, rank 0's (others reseed)."""
-    per_rank = resume.get("rng_ranks")
-    if per_rank is not None and len(per_rank) == ctx.world_size:
-        set_rng_state(per_rank[ctx.rank])
-        return
-    if ctx.is_main:
-        set_rng_state(resume["rng"])
-    else:
-        seed_everything(seed + ctx.rank + 1000 * int(resume["epoch"]))
-    if ctx.enabled or per_rank is not None:
-        log.warning("resuming with %d process(es) a run saved with %d: batches are the same, random layers (dropout) are not", ctx.world_size, len(per_rank or [0]))
-
-
-def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device: torch.device, progress: bool, ctx: DistContext) -> TrainResult:
+def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device: torch.device, progress: bool, ctx: DistContext,
+           extra_callbacks: Sequence[Callback] = ()) -> TrainResult:
     log.info("%s run %s on %s (skelar %s, torch %s)%s", "resuming" if resume else "starting", run_dir, device, skelar.__version__, torch.__version__,
              f", data-parallel over {ctx.world_size} processes" if ctx.enabled else "")
     data = build_data(cfg, progress=progress)
@@ -274,98 +221,47 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     scheduler = build_scheduler(optimizer, s.name, cfg.train.epochs, s.milestones, s.gamma, s.warmup_epochs, s.min_lr)
     criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing)
 
-    history: list[dict[str, Any]] = []
-    best = {"metric": "val_top1", "value": None, "epoch": None}
-    start_epoch = global_step = 0
+    step = TrainStep(criterion, cfg.loss.aux_weights)
+    state = TrainState(model, optimizer, scheduler, scaler=step.new_scaler())
     if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        start_epoch, global_step = int(resume["epoch"]), int(resume["global_step"])
-        history, best = list(resume["history"]), dict(resume["best"])
-        _resume_rng(resume, ctx, cfg.seed)
-        log.info("resumed after epoch %d (global step %d)", start_epoch, global_step)
+        state.restore(resume, ctx, cfg.seed)
+        log.info("resumed after epoch %d (global step %d)", state.epoch, state.global_step)
     net = model  # what training calls; the model itself is evaluated and saved
     if ctx.enabled:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     train_set = data.train_set(cfg.seed)
     loader, sampler = train_loader(train_set, cfg.data.batch_size, cfg.seed, cfg.data.num_workers, device, ctx.rank, ctx.world_size)
-    val_loader = None
+    validate = None
     if len(data.val_idx):
         val_clips = cfg.data.val_clips or cfg.data.test_clips
         val_set = data.eval_set("val", val_clips, cfg.seed)
         val_pos = eval_positions(len(val_set), ctx.rank, ctx.world_size)
         val_loader = eval_loader(val_set, cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed, ctx.rank, ctx.world_size)
-    tb = _open_tensorboard(run_dir, global_step if resume else None) if cfg.train.tensorboard and ctx.is_main else None
 
-    last_plot = time.time()
-    try:
-        for epoch in range(start_epoch, cfg.train.epochs):
-            t0 = time.time()
-            lr = optimizer.param_groups[0]["lr"]
-            sampler.set_epoch(epoch)
-            stats, global_step = train_one_epoch(
-                net, loader, optimizer, criterion, cfg.loss.aux_weights, device, epoch, global_step,
-                cfg.train.max_steps_per_epoch, cfg.train.log_every, progress, tb, ctx,
-            )
-            broadcast_buffers(model, ctx)  # every process evaluates (and rank 0 saves) rank 0's BatchNorm statistics
-            scheduler.step()
-            row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "train_loss": stats.pop("loss"), "train_acc": stats.pop("acc")}
-            if len(stats) > 1:  # auxiliary losses present: also log the classification part and each aux loss
-                row.update({f"train_{k}": v for k, v in stats.items()})
-            val: EvalResult | None = None
-            if val_loader is not None:
-                val = gather_eval(evaluate(model, val_loader, device, criterion, progress, desc="val"), val_pos, ctx)
-                row.update(val_loss=val.loss, val_top1=val.top1, val_top5=topk_accuracy(val.scores, val.labels, 5))
-            row["time_s"] = round(time.time() - t0, 3)
-            history.append(row)
-            improved = val is not None and (best["value"] is None or val.top1 > best["value"])
-            if improved:
-                best = {"metric": "val_top1", "value": val.top1, "epoch": epoch + 1}
-            log.info(
-                "epoch %d/%d: lr %.3g, train loss %.4f acc %.2f%%%s (%.1fs)",
-                epoch + 1, cfg.train.epochs, lr, row["train_loss"], 100 * row["train_acc"],
-                f", val loss {val.loss:.4f} top1 {100 * val.top1:.2f}%{' *' if improved else ''}" if val is not None else "",
-                row["time_s"],
-            )
-            if tb is not None:
-                for k, v in row.items():
-                    if k != "epoch" and v is not None:
-                        tb.add_scalar(f"epoch/{k}", v, epoch + 1)
-            rng = get_rng_state()
-            rng_ranks = all_gather_object(rng, ctx) if ctx.enabled else None
-            if not ctx.is_main:
-                continue
-            payload = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": epoch + 1,
-                "global_step": global_step,
-                "rng": rng,
-                **({"rng_ranks": rng_ranks} if rng_ranks is not None else {}),
-                "best": dict(best),
-                "history": to_plain(history, "history"),
-                "metadata": build_metadata(cfg, model, data, {"epoch": row, "best": best}),
-            }
-            # best.pt and snapshots before last.pt: last.pt is the commit point for --resume
-            if improved:
-                save_checkpoint(run_dir / "best.pt", payload)
-            if cfg.train.checkpoint_every and (epoch + 1) % cfg.train.checkpoint_every == 0:
-                save_checkpoint(run_dir / f"epoch_{epoch + 1:03d}.pt", payload)
-            save_checkpoint(run_dir / "last.pt", payload)
-            write_metrics(run_dir, history)
-            if epoch + 1 == cfg.train.epochs or time.time() - last_plot >= PLOT_INTERVAL_S:
-                plot_curves(history, run_dir / "curves.png")
-                last_plot = time.time()
-    finally:
-        if tb is not None:
-            tb.close()
+        def validate() -> EvalResult:
+            return gather_eval(evaluate(model, val_loader, device, criterion, progress, desc="val"), val_pos, ctx)
+
+    callbacks = default_callbacks(cfg, run_dir, progress, ctx, resume is not None, state.global_step,
+                                  lambda row, best: build_metadata(cfg, model, data, {"epoch": row, "best": best}), extra_callbacks)
+    loop = TrainLoop(state, step, loader, sampler, cfg.train.epochs, device, ctx,
+                     validate, callbacks, net, cfg.train.max_steps_per_epoch)
+    loop.run()
+    history, best = state.history, state.best
 
     barrier(ctx)  # rank 0's checkpoints are written before anyone loads them
     report = _final_test(cfg, run_dir, data, history, best, device, criterion, progress, ctx)
     return TrainResult(run_dir, report, history, ctx.rank)
+
+
+def default_callbacks(cfg: Config, run_dir: Path, progress: bool, ctx: DistContext, resumed: bool, global_step: int,
+                      metadata: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]], extra: Sequence[Callback] = ()) -> list[Callback]:
+    """A training run's callbacks in order: progress bar, step and epoch logs, TensorBoard (if on, rank 0),
+    ``extra``, checkpoints, metric files, curves."""
+    callbacks: list[Callback] = [ProgressBar(progress), StepLogger(cfg.train.log_every), EpochLogger()]
+    if cfg.train.tensorboard and ctx.is_main:
+        callbacks.append(TensorBoardLogger(run_dir, cfg.train.log_every, global_step if resumed else None))
+    return callbacks + list(extra) + [Checkpointer(run_dir, metadata, cfg.train.checkpoint_every), MetricsWriter(run_dir), CurvePlotter(run_dir)]
 
 
 def _register_layout(layout) -> None:
