@@ -40,11 +40,12 @@ def predict(
     device: str = "auto",
     select: Sequence[str] | None = None,
     trust_pickle: bool = False,
+    axes: str | None = None,
 ) -> list[dict[str, Any]]:
     """Top-``k`` classes (names and probabilities) for each sample of ``inputs``.
 
     ``inputs``: a path or array, a list of them, or ``{name: array}``; arrays are ``(C, T, V, M)`` or
-    ``(T, V, C)`` in the model's layout. Paths may be any format ``skelar predict`` reads. An unnamed
+    ``(T, V, C)`` (or in the order ``axes``, e.g. ``"MTVC"``) in the model's layout. Paths may be any format ``skelar predict`` reads. An unnamed
     array is named by its content, so its test clips (seeded by the name) do not depend on the other
     inputs. ``model``: see :func:`load_predictor`. Returns one row per sample (``top`` = ``[{index,
     class, prob}]``, plus ``label``/``label_class`` when the source knows the true class).
@@ -52,4 +53,4 @@ def predict(
     >>> from skelar.api import predict
     >>> predict("sgn", np.zeros((3, 40, 20, 1), np.float32), weights="nwucla")[0]["top"][0]["class"]  # doctest: +SKIP
     """
-    return load_predictor(model, weights, device, clips).predict(inputs, top_k, select, trust_pickle)
+    return load_predictor(model, weights, device, clips).predict(inputs, top_k, select, trust_pickle, axes)

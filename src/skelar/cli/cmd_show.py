@@ -42,17 +42,14 @@ def _view(text: str) -> tuple[float, float]:
     return elev, azim
 
 
-def _transforms(args: argparse.Namespace, layout: str | None) -> tuple[list[dict] | None, str]:
+def _transforms(args: argparse.Namespace) -> tuple[list[dict] | None, str]:
     if not args.transforms:
         return None, ""
     from skelar.engine.config import load_config
     from skelar.engine.data_setup import with_stream
-    from skelar.viz.show import pick_sample
 
     cfg = load_config(args.transforms).data
-    specs = cfg.test_transforms if args.pipeline == "test" else cfg.train_transforms
-    lay = layout or pick_sample(args.input, args.sample, args.layout, args.trust_pickle).layout.name
-    specs = with_stream(list(specs), cfg.stream, lay)
+    specs = with_stream(list(cfg.test_transforms if args.pipeline == "test" else cfg.train_transforms), cfg.stream)
     return specs, f"{args.pipeline} transforms: " + ", ".join(s["name"] for s in specs)
 
 
@@ -69,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from skelar.viz import show_sample
 
     view = _view(args.view)
-    specs, title = _transforms(args, args.layout)
+    specs, title = _transforms(args)
     info = show_sample(args.input, args.out, args.sample, args.layout, args.flat, view, specs, title, _predictor(args),
                        args.trust_pickle, args.seed, fps=args.fps, frame=args.frame, every=args.every)
     pred = f"; predicted {info['prediction']['top'][0]['class']}" if info["prediction"] else ""

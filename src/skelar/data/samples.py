@@ -18,6 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from skelar.store.prepared import PreparedDataset, is_prepared_dir
+from skelar.formats.axes import parse_axes, to_ctvm
 from skelar.formats.folder import read_csv_sample
 from skelar.formats.ntu_skeleton import parse_ntu_name, read_ntu_skeleton
 from skelar.formats.pyskl import load_pyskl
@@ -69,7 +70,7 @@ def _finite(a: np.ndarray, where: str) -> np.ndarray:
     return a
 
 
-def _npy(p: Path, layout: JointLayout | None, num_channels: int | None) -> Sample:
+def _npy(p: Path, layout: JointLayout | None, num_channels: int | None, axes: str | None) -> Sample:
     try:
         a = np.load(p, allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -77,11 +78,19 @@ def _npy(p: Path, layout: JointLayout | None, num_channels: int | None) -> Sampl
     if not np.issubdtype(a.dtype, np.number):
         raise ValueError(f"{p}: array dtype {a.dtype} is not numeric")
     v, c = (layout.num_joints if layout else None), num_channels
-    if a.ndim == 3 and (v is None or a.shape[1] == v) and (c is None or a.shape[2] == c):
+    if axes:
+        a = to_ctvm(a, parse_axes(axes, "--axes"), str(p))
+        if v is not None and a.shape[2] != v:
+            raise ValueError(f"{p}: {a.shape[2]} joints on the V axis but layout {layout.name!r} has {v}; a .npy array cannot "
+                             f"tell its joint order, so store the joints in the layout's order (see `skelar layouts`) or give --axes")
+        if c is not None and a.shape[0] != c:
+            raise ValueError(f"{p}: {a.shape[0]} channels on the C axis (axes {axes}) but the model expects {c}")
+    elif a.ndim == 3 and (v is None or a.shape[1] == v) and (c is None or a.shape[2] == c):
         a = a.transpose(2, 0, 1)[..., None]
     elif not (a.ndim == 4 and (c is None or a.shape[0] == c) and (v is None or a.shape[2] == v)):
-        want = f" with C={c if c else 'any'}, V={v if v else 'any'}"
-        raise ValueError(f"{p}: shape {a.shape} is neither (C, T, V, M) nor (T, V, C){want}")
+        want = f" with C={c if c else 'any'}, V={v if v else 'any'}" + (f" (layout {layout.name!r})" if layout else "")
+        raise ValueError(f"{p}: shape {a.shape} is neither (C, T, V, M) nor (T, V, C){want}; "
+                         f"give the stored order with --axes, e.g. --axes MTVC for PYSKL keypoints")
     lay = layout or layout_for_joints(a.shape[2], str(p))
     return Sample(str(p), p.stem, _finite(a, str(p)), layout=lay)
 
@@ -185,9 +194,11 @@ def read_samples(
     pipeline: Mapping[str, Any] | None = None,
     select: Sequence[str] | None = None,
     trust_pickle: bool = False,
+    axes: str | None = None,
 ) -> Iterator[Sample]:
     """Yield the samples in ``path`` (see the module docstring); ``layout``/``num_channels`` constrain
-    arrays whose layout the file does not tell (``.npy``, ``.csv``, PYSKL)."""
+    arrays whose layout the file does not tell (``.npy``, ``.csv``, PYSKL); ``axes`` is the axis order
+    of a ``.npy`` (a permutation of ``CTV``/``CTVM``, e.g. ``MTVC``; default ``(C, T, V, M)`` or ``(T, V, C)``)."""
     p = Path(path)
     lay = get_layout(layout) if layout is not None else None
     if p.is_dir():
@@ -204,7 +215,7 @@ def read_samples(
     if select:
         raise ValueError(f"{p}: naming samples applies to prepared datasets and PYSKL pickles only")
     if suffix == ".npy":
-        yield _npy(p, lay, num_channels)
+        yield _npy(p, lay, num_channels, axes)
     elif suffix == ".csv":
         yield _csv(p, lay, num_channels)
     elif suffix == ".skeleton":

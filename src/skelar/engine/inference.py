@@ -28,6 +28,8 @@ from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
+from skelar.formats.axes import parse_axes
+from skelar.layouts import JointLayout, adopt_layout, get_layout, layout_from_dict
 from skelar.runtime import InferenceSpec
 from skelar.runtime.predictor import Predictor
 from skelar.transforms import Compose, build_transforms
@@ -47,6 +49,7 @@ class LoadedModel:
     classes: list[str]
     device: torch.device
     spec: InferenceSpec
+    layout: JointLayout | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -63,33 +66,43 @@ def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int 
     ckpt = load_checkpoint(checkpoint)
     model, ckpt = model_from_checkpoint(ckpt, dev)
     meta = ckpt["metadata"]
+    layout = checkpoint_layout(meta, str(checkpoint))
     if config is not None:
-        layout = (meta.get("layout") or {}).get("name") or "ntu25"
-        specs = with_stream(config.data.test_transforms, config.data.stream, layout)
+        specs = with_stream(config.data.test_transforms, config.data.stream)
         default_clips, seed = config.data.test_clips, config.seed
         where = "data.test_transforms"
     else:
         pre = meta.get("preprocessing") or {}
         specs, default_clips, seed = pre.get("test_transforms") or [], pre.get("test_clips") or 1, meta.get("seed", 0)
         where = f"{checkpoint}: preprocessing.test_transforms"
-    transform = build_transforms(specs, where=where)
+    transform = build_transforms(specs, where=where, layout=layout)
     k = int(clips or default_clips)
     if k < 1:
         raise ValueError(f"--clips must be >= 1, got {k}")
     spec = InferenceSpec.from_metadata(meta).with_overrides(test_transforms=list(specs), test_clips=k, seed=int(seed))
-    return LoadedModel(model, ckpt, transform, k, int(seed), list(spec.classes), dev, spec)
+    return LoadedModel(model, ckpt, transform, k, int(seed), list(spec.classes), dev, spec, layout)
+
+
+def checkpoint_layout(meta: dict[str, Any], source: str) -> JointLayout | None:
+    """The joint layout a checkpoint records (``None`` for weights that record none), made usable by name."""
+    d = (meta.get("layout") or {}).get("dict")
+    if d:
+        return adopt_layout(layout_from_dict(d, source=f"{source}: metadata layout"), source)
+    name = (meta.get("layout") or {}).get("name")
+    return get_layout(name) if name else None
 
 
 def _num_joints(lm: LoadedModel) -> int:
-    return len(((lm.metadata.get("layout") or {}).get("dict") or {}).get("joints", []))
+    return lm.layout.num_joints if lm.layout is not None else 0
 
 
 def _check_compatible(lm: LoadedModel, ds: PreparedDataset) -> None:
     info = lm.metadata.get("dataset") or {}
     joints = _num_joints(lm)
     if joints and ds.layout.num_joints != joints:
-        layout = (lm.metadata.get("layout") or {}).get("name")
-        raise ValueError(f"{ds.root}: layout {ds.layout.name!r} ({ds.layout.num_joints} joints) does not match the checkpoint's {layout!r} ({joints})")
+        raise ValueError(f"{ds.root}: layout {ds.layout.name!r} ({ds.layout.num_joints} joints) does not match the checkpoint's {lm.layout.name!r} ({joints})")
+    if lm.layout is not None and ds.layout.names != lm.layout.names:
+        raise ValueError(f"{ds.root}: the joints of layout {ds.layout.name!r} are not the checkpoint's {lm.layout.name!r} (names or order differ)")
     trained = len(lm.classes) or ((lm.metadata.get("model") or {}).get("kwargs") or {}).get("num_classes")
     if trained and ds.num_classes != trained:
         raise ValueError(f"{ds.root}: {ds.num_classes} classes but the checkpoint's model has {trained}")
@@ -197,14 +210,17 @@ def predict(
     config: Config | None = None,
     select: Sequence[str] | None = None,
     trust_pickle: bool = False,
+    axes: str | None = None,
 ) -> list[dict[str, Any]]:
     """Top-``k`` classes with softmax probabilities (of the clip-averaged logits) for every input sample.
 
     ``inputs``: paths of any format :func:`skelar.data.samples.read_samples` reads, arrays, or
     ``{name: array}``. Each sample's clips are seeded by its name (:func:`skelar.runtime.make_clips`), so
     its result does not depend on the other inputs. ``config`` supplies test transforms/clips/seed when
-    the checkpoint's metadata lacks them (imports).
+    the checkpoint's metadata lacks them (imports); ``axes`` is the axis order of ``.npy`` inputs (e.g. ``MTVC``).
     """
+    if axes:
+        parse_axes(axes, "--axes")
     pred = load_predictor(checkpoint, device, clips, config)
-    samples = tqdm(pred.samples(inputs, select, trust_pickle), desc="predict", unit="sample", leave=False, disable=None if progress else True)
+    samples = tqdm(pred.samples(inputs, select, trust_pickle, axes), desc="predict", unit="sample", leave=False, disable=None if progress else True)
     return [pred.row(s, top_k) for s in samples]

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from skelar.data.samples import Sample, read_samples
+from skelar.formats.axes import parse_axes, to_ctvm
 from skelar.runtime.clips import array_name, fit_persons, make_clips
 from skelar.runtime.spec import InferenceSpec
 from skelar.runtime.topk import top_k_row
@@ -40,8 +41,10 @@ class Predictor:
     def classes(self) -> list[str]:
         return list(self.spec.classes)
 
-    def samples(self, inputs: Any, select: Sequence[str] | None = None, trust_pickle: bool = False) -> Iterator[Sample]:
-        """The samples of ``inputs``: paths (any format :func:`read_samples` reads), arrays, or ``{name: array}``."""
+    def samples(self, inputs: Any, select: Sequence[str] | None = None, trust_pickle: bool = False,
+                axes: str | None = None) -> Iterator[Sample]:
+        """The samples of ``inputs``: paths (any format :func:`read_samples` reads), arrays, or ``{name: array}``;
+        ``axes`` is the axis order of ``.npy`` files and arrays (e.g. ``MTVC``; default ``(C, T, V, M)`` or ``(T, V, C)``)."""
         if isinstance(inputs, (str, Path, np.ndarray)):
             inputs = [inputs]
         if isinstance(inputs, Mapping):
@@ -50,14 +53,16 @@ class Predictor:
             items = ((None, x) for x in inputs)
         for name, item in items:
             if isinstance(item, np.ndarray):
-                yield self._array_sample(item, name)
+                yield self._array_sample(item, name, axes)
             else:
-                yield from read_samples(item, self._layout, self.spec.num_channels, self.spec.dataset_pipeline, select, trust_pickle)
+                yield from read_samples(item, self._layout, self.spec.num_channels, self.spec.dataset_pipeline, select, trust_pickle, axes)
 
-    def _array_sample(self, x: np.ndarray, name: str | None) -> Sample:
+    def _array_sample(self, x: np.ndarray, name: str | None, axes: str | None) -> Sample:
         name = name or array_name(x)
         v, c = self.spec.num_joints, self.spec.num_channels
-        if x.ndim == 3 and x.shape[1:] == (v, c):
+        if axes:
+            x = to_ctvm(x, parse_axes(axes, "axes"), f"array {name}")
+        elif x.ndim == 3 and x.shape[1:] == (v, c):
             x = x.transpose(2, 0, 1)[..., None]
         if x.ndim != 4 or x.shape[0] != c or (v and x.shape[2] != v):
             raise ValueError(f"array {name}: shape {x.shape} is neither (C, T, V, M) nor (T, V, C) with C={c}, V={v}")
@@ -71,6 +76,8 @@ class Predictor:
         if want is not None and s.data.shape[2] != want.num_joints:
             got = f"layout {s.layout.name!r} ({s.data.shape[2]} joints)" if s.layout is not None else f"{s.data.shape[2]} joints"
             raise ValueError(f"{where}: {got} does not match the model's layout {want.name!r} ({want.num_joints} joints)")
+        if want is not None and s.layout is not None and s.layout.names != want.names:
+            raise ValueError(f"{where}: the joints of layout {s.layout.name!r} are not the model's {want.name!r} (names or order differ)")
         if s.data.shape[0] != self.spec.num_channels:
             raise ValueError(f"{where}: {s.data.shape[0]} channels but the model takes {self.spec.num_channels}")
         return fit_persons(s.data, self.spec.num_persons, where)
@@ -89,6 +96,7 @@ class Predictor:
             row["label_class"] = sample.label_name
         return row
 
-    def predict(self, inputs: Any, top_k: int = 5, select: Sequence[str] | None = None, trust_pickle: bool = False) -> list[dict[str, Any]]:
+    def predict(self, inputs: Any, top_k: int = 5, select: Sequence[str] | None = None, trust_pickle: bool = False,
+                axes: str | None = None) -> list[dict[str, Any]]:
         """One :meth:`row` per sample of ``inputs`` (see :meth:`samples`)."""
-        return [self.row(s, top_k) for s in self.samples(inputs, select, trust_pickle)]
+        return [self.row(s, top_k) for s in self.samples(inputs, select, trust_pickle, axes)]

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
-from skelar.layouts import JointLayout, get_layout, layout_from_dict, list_layouts, register_layout
+from skelar.layouts import JointLayout, adopt_layout, get_layout, layout_from_dict
 from skelar.transforms import Compose, build_transforms
 
 __all__ = ["InferenceSpec", "SPEC_FORMAT"]
@@ -68,18 +68,15 @@ class InferenceSpec:
     def num_joints(self) -> int:
         return len(self.layout.get("joints") or [])
 
-    def joint_layout(self) -> JointLayout | None:
-        """The layout, registered under its name when this process does not know it yet (transforms look it up)."""
+    def joint_layout(self, source: str = "model metadata") -> JointLayout | None:
+        """The layout, registered under its name when this process does not know it yet."""
         if not self.layout:
             return None
-        name = self.layout.get("name")
-        if name in list_layouts():
-            return get_layout(name)
-        return register_layout(layout_from_dict(self.layout, source="model metadata"))
+        return adopt_layout(layout_from_dict(self.layout, source=source), source)
 
     def transform(self, where: str = "test_transforms") -> Compose:
-        self.joint_layout()
-        return build_transforms(self.test_transforms, where=where)
+        """The test transforms, built with the model's layout."""
+        return build_transforms(self.test_transforms, where=where, layout=self.joint_layout(where))
 
     def class_name(self, i: int) -> str:
         return self.classes[i] if 0 <= i < len(self.classes) else str(i)

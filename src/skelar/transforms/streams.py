@@ -18,7 +18,7 @@ __all__ = ["STREAMS", "to_bone", "to_motion", "to_stream", "Bone", "Motion", "St
 STREAMS = ("joint", "bone", "motion", "bone_motion")
 
 
-def to_bone(x: np.ndarray, layout: str | JointLayout = "ntu25") -> np.ndarray:
+def to_bone(x: np.ndarray, layout: str | JointLayout) -> np.ndarray:
     """``out[:, :, v] = x[:, :, v] - x[:, :, parent(v)]`` on a ``(C, T, V, M)`` array (all channels)."""
     lay = get_layout(layout)
     if x.shape[2] != lay.num_joints:
@@ -36,11 +36,13 @@ def to_motion(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_stream(x: np.ndarray, stream: str, layout: str | JointLayout = "ntu25") -> np.ndarray:
-    """One of :data:`STREAMS` computed from joint positions ``x`` ``(C, T, V, M)``."""
+def to_stream(x: np.ndarray, stream: str, layout: str | JointLayout | None = None) -> np.ndarray:
+    """One of :data:`STREAMS` computed from joint positions ``x`` ``(C, T, V, M)`` (bones need ``layout``)."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS)}")
     if stream in ("bone", "bone_motion"):
+        if layout is None:
+            raise ValueError(f"the {stream} stream needs the dataset's joint layout")
         x = to_bone(x, layout)
     if stream in ("motion", "bone_motion"):
         x = to_motion(x)
@@ -49,9 +51,9 @@ def to_stream(x: np.ndarray, stream: str, layout: str | JointLayout = "ntu25") -
 
 @register_transform("bone")
 class Bone:
-    """Replace joint positions by bone vectors (joint minus parent) of ``layout``."""
+    """Replace joint positions by bone vectors (joint minus parent) of the dataset's ``layout``."""
 
-    def __init__(self, layout: str = "ntu25"):
+    def __init__(self, layout: str | JointLayout):
         self.layout = get_layout(layout)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -74,9 +76,9 @@ class Motion:
 
 @register_transform("stream")
 class Stream:
-    """Select an input stream by name: ``joint``, ``bone``, ``motion`` or ``bone_motion``."""
+    """Select an input stream by name: ``joint``, ``bone``, ``motion`` or ``bone_motion`` (bones of the dataset's layout)."""
 
-    def __init__(self, stream: str = "joint", layout: str = "ntu25"):
+    def __init__(self, stream: str = "joint", *, layout: str | JointLayout):
         if stream not in STREAMS:
             raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS)}")
         self.stream = stream

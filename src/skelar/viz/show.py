@@ -72,7 +72,7 @@ def show_sample(
     dims, y_down = panel_dims(s.channels, s.data.shape[0], flat)
     panels = [Panel(s.data, lay, "as read" if transforms else "", dims, y_down)]
     if transforms:
-        x = build_transforms(list(transforms), where="transforms")(s.data, np.random.default_rng([seed, sample_seed(s.name)]))
+        x = build_transforms(list(transforms), where="transforms", layout=lay)(s.data, np.random.default_rng([seed, sample_seed(s.name)]))
         if x.ndim != 4 or x.shape[2] != lay.num_joints:
             raise ValueError(f"the transforms make shape {x.shape} of {s.name}; only (C, T, V, M) with the same {lay.num_joints} joints can be drawn")
         d2, y2 = panel_dims(s.channels, x.shape[0], flat)
