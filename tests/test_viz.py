@@ -10,7 +10,7 @@ from skelar.cli.main import main
 from skelar.formats.pyskl import PysklAnnotation, save_pyskl
 from skelar.layouts import get_layout
 from skelar.viz import Panel, render
-from skelar.viz.render import ffmpeg_path
+from skelar.viz.render import mp4_writers
 
 
 def _frames(path) -> list[np.ndarray]:
@@ -59,12 +59,22 @@ def test_png_still_and_every(tmp_path):
         render([Panel(x, get_layout("ntu25"))], png, frame=12)
 
 
-@pytest.mark.skipif(ffmpeg_path() is None, reason="no ffmpeg (pip install 'skelar[viz]' bundles one)")
-def test_mp4(tmp_path):
+@pytest.mark.parametrize("writer", ["ffmpeg", "opencv"])
+def test_mp4(tmp_path, writer):
+    if writer not in mp4_writers():
+        pytest.skip(f"no {writer} here (ffmpeg: pip install 'skelar[viz]'; OpenCV: the video extra)")
     out = tmp_path / "walk.mp4"
-    render([Panel(_walker("coco17", dims=2), get_layout("coco17"), dims=2, y_down=True)], out, dpi=40)
+    render([Panel(_walker("coco17", dims=2), get_layout("coco17"), dims=2, y_down=True)], out, dpi=40, mp4_writer=writer)
     data = out.read_bytes()
     assert len(data) > 1000 and data[4:8] == b"ftyp"
+    cv2 = pytest.importorskip("cv2")
+    cap = cv2.VideoCapture(str(out))
+    frames = []
+    ok, f = cap.read()
+    while ok:
+        frames.append(f.astype(np.int16))
+        ok, f = cap.read()
+    assert len(frames) == 8 and np.abs(frames[0] - frames[-1]).sum() > 0
 
 
 def test_cli_two_persons_2d_pickle_with_true_label(tmp_path, capsys):

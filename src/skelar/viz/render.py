@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import textwrap
@@ -10,11 +11,12 @@ from typing import Sequence
 
 import numpy as np
 from matplotlib import animation
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from skelar.viz.panels import Panel, frame_at, present
 
-__all__ = ["render", "ffmpeg_path", "SUFFIXES"]
+__all__ = ["render", "ffmpeg_path", "mp4_writers", "SUFFIXES"]
 
 SUFFIXES = (".gif", ".mp4", ".png")
 _COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
@@ -79,24 +81,69 @@ class _PanelArtists:
         self.counter.set_text(f"frame {t + 1}/{self.panel.num_frames}")
 
 
-def _writer(out: Path, fps: float):
+class _OpenCVWriter:
+    """MP4 (``mp4v``) through OpenCV, for when no ffmpeg binary is around (the ``video`` extra brings OpenCV)."""
+
+    def __init__(self, fps: float):
+        self.fps = fps
+
+    @contextlib.contextmanager
+    def saving(self, fig: Figure, path: str, dpi: int):
+        import cv2
+
+        self.fig = fig
+        w, h = fig.canvas.get_width_height()
+        self.video = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+        if not self.video.isOpened():
+            raise RuntimeError(f"{path}: OpenCV cannot write MP4 here")
+        try:
+            yield self
+        finally:
+            self.video.release()
+
+    def grab_frame(self) -> None:
+        import cv2
+
+        self.fig.canvas.draw()
+        rgba = np.asarray(self.fig.canvas.buffer_rgba())
+        self.video.write(cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR))
+
+
+def mp4_writers() -> list[str]:
+    """The MP4 writers available here, preferred first: ``ffmpeg`` (H.264), ``opencv`` (MPEG-4 part 2)."""
+    found = ["ffmpeg"] if ffmpeg_path() else []
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return found
+    return found + ["opencv"]
+
+
+def _writer(out: Path, fps: float, mp4: str | None = None):
     if out.suffix == ".gif":
         return animation.PillowWriter(fps=fps)
-    exe = ffmpeg_path()
-    if exe is None:
-        raise RuntimeError(f"{out}: writing .mp4 needs ffmpeg (install it, or pip install 'skelar[viz]'); .gif and .png need nothing more")
+    available = mp4_writers()
+    if not available:
+        raise RuntimeError(f"{out}: writing .mp4 needs ffmpeg or OpenCV (pip install 'skelar[viz]'); .gif and .png need nothing more")
+    choice = mp4 or available[0]
+    if choice not in available:
+        raise RuntimeError(f"{out}: the {choice} MP4 writer is not available here (available: {', '.join(available)})")
+    if choice == "opencv":
+        return _OpenCVWriter(fps)
     import matplotlib
 
-    matplotlib.rcParams["animation.ffmpeg_path"] = exe
+    matplotlib.rcParams["animation.ffmpeg_path"] = ffmpeg_path()
     return animation.FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
 
 
 def render(panels: Sequence[Panel], out: str | Path, fps: float = 15.0, view: tuple[float, float] = (15.0, -70.0),
-           title: str = "", frame: int | None = None, every: int = 1, panel_inches: float = 3.6, dpi: int = 80) -> dict:
+           title: str = "", frame: int | None = None, every: int = 1, panel_inches: float = 3.6, dpi: int = 80,
+           mp4_writer: str | None = None) -> dict:
     """Draw ``panels`` side by side to ``out`` (``.gif``, ``.mp4`` or ``.png``); returns ``{path, frames}``.
 
     Every ``every``-th step of the longest panel is drawn; a ``.png`` is the single step ``frame``
-    (default: the middle). ``view`` is the 3D camera ``(elevation, azimuth)`` in degrees. The file is
+    (default: the middle). ``view`` is the 3D camera ``(elevation, azimuth)`` in degrees; ``mp4_writer``
+    picks ``ffmpeg`` or ``opencv`` (default: the first of :func:`mp4_writers`). The file is
     written beside ``out`` and moved into place when complete.
     """
     out = Path(out)
@@ -108,6 +155,7 @@ def render(panels: Sequence[Panel], out: str | Path, fps: float = 15.0, view: tu
     if frame is not None and not 0 <= frame < total:
         raise ValueError(f"--frame {frame} is outside 0..{total - 1}")
     fig = Figure(figsize=(panel_inches * len(panels), panel_inches + (0.4 if title else 0)), dpi=dpi)
+    FigureCanvasAgg(fig)  # draws to memory: no display needed
     if title:
         fig.suptitle(textwrap.fill(title, 60 * len(panels)), fontsize=9)
     arts = [_PanelArtists(fig, i, len(panels), p, view) for i, p in enumerate(panels)]
@@ -126,7 +174,7 @@ def render(panels: Sequence[Panel], out: str | Path, fps: float = 15.0, view: tu
             steps = 1
         else:
             steps = 0
-            writer = _writer(out, fps)
+            writer = _writer(out, fps, mp4_writer)
             with writer.saving(fig, str(tmp), dpi):
                 for i in range(0, total, max(1, every)):
                     draw(i)
