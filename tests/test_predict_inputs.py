@@ -97,6 +97,11 @@ def test_python_api_takes_arrays_in_memory(ucla):
     assert pred.predict([other, x], top_k=3)[1] == first
     with pytest.raises(ValueError, match=r"neither \(C, T, V, M\) nor \(T, V, C\)"):
         pred.predict(np.zeros((3, 10, 25, 1), np.float32))
+    # a model object from create_model(..., weights=) predicts the same, with its weights' preprocessing
+    net = create_model("sgn", weights="nwucla")
+    assert skelar.api.predict(net, x, top_k=3)[0] == first
+    with pytest.raises(TypeError, match="model must be a checkpoint path"):
+        skelar.api.predict(create_model("sgn", num_classes=3), x)
 
 
 def test_raw_ntu_skeleton_goes_through_the_recorded_pipeline(tmp_path, shared, capsys):

@@ -10,7 +10,8 @@ __all__ = ["predict", "load_predictor"]
 
 def load_predictor(model: Any, weights: str | None = None, device: str = "auto", clips: int | None = None):
     """A :class:`skelar.runtime.Predictor` for ``model``: a checkpoint or run directory, an exported ``.onnx``
-    file (onnxruntime; PyTorch is not imported), or a registered model name with ``weights`` (a shipped tag)."""
+    file (onnxruntime; PyTorch is not imported), a registered model name with ``weights`` (a shipped tag),
+    or a model from ``create_model(name, weights=tag)`` (used as it is in memory, with its weights' preprocessing)."""
     from skelar.runtime.predictor import Predictor
 
     if isinstance(model, Predictor):
@@ -22,12 +23,19 @@ def load_predictor(model: Any, weights: str | None = None, device: str = "auto",
         return Predictor(pred.spec.with_overrides(test_clips=clips), pred.forward, pred.source) if clips else pred
     from skelar.engine.inference import load_predictor as load_torch
 
+    if hasattr(model, "skelar_weights"):
+        from skelar.engine.inference import module_predictor
+        from skelar.store.checkpoint import read_metadata
+
+        return module_predictor(model, read_metadata(model.skelar_weights["path"]), device, clips)
+
     if weights is not None:
         from skelar.models.weights import pretrained_path
 
         model = pretrained_path(str(model), weights)
     if not isinstance(model, (str, Path)):
-        raise TypeError(f"model must be a checkpoint path, an .onnx path, a model name with weights=TAG, or a Predictor; got {type(model).__name__}")
+        raise TypeError(f"model must be a checkpoint path, an .onnx path, a model name with weights=TAG, a model from "
+                        f"create_model(name, weights=TAG), or a Predictor; got {type(model).__name__}")
     return load_torch(model, device, clips)
 
 

@@ -34,7 +34,7 @@ from skelar.runtime import InferenceSpec
 from skelar.runtime.predictor import Predictor
 from skelar.transforms import Compose, build_transforms
 
-__all__ = ["LoadedModel", "load_for_inference", "load_predictor", "evaluate_checkpoint", "torch_forward", "predict"]
+__all__ = ["LoadedModel", "load_for_inference", "load_predictor", "module_predictor", "evaluate_checkpoint", "torch_forward", "predict"]
 
 log = logging.getLogger("skelar.inference")
 
@@ -198,6 +198,13 @@ def load_predictor(checkpoint: str | Path, device: str = "auto", clips: int | No
     """A :class:`Predictor` for a checkpoint or run directory: its model, test transforms, clips and seed."""
     lm = load_for_inference(checkpoint, device, clips, config)
     return Predictor(lm.spec, torch_forward(lm.model, lm.device), str(checkpoint))
+
+
+def module_predictor(model: torch.nn.Module, metadata: dict[str, Any], device: str = "auto", clips: int | None = None) -> Predictor:
+    """A :class:`Predictor` for a model in memory, with the preprocessing recorded in ``metadata`` (a checkpoint's)."""
+    dev = resolve_device(device)
+    spec = InferenceSpec.from_metadata(metadata).with_overrides(test_clips=clips)
+    return Predictor(spec, torch_forward(model.to(dev).eval(), dev), getattr(model, "skelar_name", type(model).__name__))
 
 
 def predict(
