@@ -140,3 +140,5 @@ def test_info_reports_onnx_latency(capsys):
     assert "latency/clip" in out and "(PyTorch, batch 1" in out
     ms = float(out.split("ms  (onnxruntime CPU")[0].split()[-1])
     assert ms > 0
+    assert main(["info", "sgn", "--no-latency"]) == 0
+    assert "latency" not in capsys.readouterr().out
