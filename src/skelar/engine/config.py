@@ -139,7 +139,7 @@ class OptimConfig(_Section):
 
 
 class SchedConfig(_Section):
-    name: Literal["multistep", "cosine", "none"] = "none"
+    name: Literal["multistep", "cosine", "none", "imdar_chained"] = "none"
     milestones: list[int] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0.0)
     warmup_epochs: int = Field(0, ge=0)
@@ -154,8 +154,10 @@ class SchedConfig(_Section):
 
 
 class LossConfig(_Section):
-    name: Literal["sgn_label_smoothing", "cross_entropy"] = "cross_entropy"
+    name: Literal["sgn_label_smoothing", "cross_entropy", "soft_target_ce"] = "cross_entropy"
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    target_on: float = Field(0.8, ge=0.0)  # soft_target_ce: target of the true class
+    target_off: float = Field(0.1, ge=0.0)  # soft_target_ce: target of every other class
     aux_weights: dict[str, float] = Field(default_factory=dict)
 
 
