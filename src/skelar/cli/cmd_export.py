@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from skelar.cli.weights_args import add_checkpoint_arguments, resolve_checkpoint
+from skelar.cli.weights_args import add_checkpoint_arguments, import_plugins, resolve_checkpoint
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +42,7 @@ def _export_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import_plugins(args)
     fmt = args.format or ("weights" if str(args.out).endswith(".pt") else "onnx")
     checkpoint = resolve_checkpoint(args)
     if fmt == "weights":

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from skelar.cli.predict_video import add_video_arguments, run_video
-from skelar.cli.weights_args import add_checkpoint_arguments, resolve_checkpoint
+from skelar.cli.weights_args import add_checkpoint_arguments, import_plugins, resolve_checkpoint
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,10 +41,13 @@ def _rows(args: argparse.Namespace) -> list[dict]:
             raise ValueError("--onnx runs the exported file alone; drop --checkpoint/--model/--weights/--config")
         from skelar.api import load_predictor
 
+        if args.imports:  # plug-in transforms or layouts (importing them may bring in torch)
+            import_plugins(args)
         return load_predictor(args.onnx, clips=args.clips).predict(args.inputs, args.top_k, args.sample, args.trust_pickle, args.axes)
     from skelar.engine.config import load_config
     from skelar.engine.inference import predict
 
+    import_plugins(args)
     config = load_config(args.config) if args.config else None
     return predict(resolve_checkpoint(args), args.inputs, top_k=args.top_k, clips=args.clips, device=args.device,
                    progress=not args.quiet, config=config, select=args.sample, trust_pickle=args.trust_pickle, axes=args.axes)

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from skelar.store.npy import load_npy
 from skelar.store.prepared import PreparedDataset, is_prepared_dir
 from skelar.formats.axes import parse_axes, to_ctvm
 from skelar.formats.folder import read_csv_sample
@@ -62,21 +63,24 @@ def layout_for_joints(num_joints: int, where: str) -> JointLayout:
 
 
 def _finite(a: np.ndarray, where: str) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    if a.ndim != 4 or min(a.shape) < 1:
+    """``a`` as float32 ``(C, T, V, M)``; NaN, infinities and values beyond float32 are errors naming ``where``."""
+    if a.ndim != 4 or min(a.shape[0], a.shape[2], a.shape[3]) < 1:
         raise ValueError(f"{where}: expected a (C, T, V, M) sample, got shape {a.shape}")
     if not np.isfinite(a).all():
         raise ValueError(f"{where}: contains NaN or infinite values")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{where}: contains values beyond the float32 range")
     return a
 
 
 def _npy(p: Path, layout: JointLayout | None, num_channels: int | None, axes: str | None) -> Sample:
     try:
-        a = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{p}: not a readable .npy array ({e})") from None
-    if not np.issubdtype(a.dtype, np.number):
-        raise ValueError(f"{p}: array dtype {a.dtype} is not numeric")
+        a = load_npy(p)
+    except OSError as e:
+        raise ValueError(f"{p}: not a readable .npy array ({e.strerror or e})") from None
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"{p}: array dtype {a.dtype} is not real-valued (expected float or integer coordinates)")
     v, c = (layout.num_joints if layout else None), num_channels
     if axes:
         a = to_ctvm(a, parse_axes(axes, "--axes"), str(p))

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from skelar.data import PreparedDataset, SkeletonDataset, is_prepared_dir
-from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from skelar.engine.checkpoint import load_checkpoint, missing_plugins_hint, model_from_checkpoint
 from skelar.engine.config import Config, config_to_dict
 from skelar.engine.confusions import resolve_class_group
 from skelar.engine.data_setup import open_source, with_stream
@@ -75,7 +75,14 @@ def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int 
         pre = meta.get("preprocessing") or {}
         specs, default_clips, seed = pre.get("test_transforms") or [], pre.get("test_clips") or 1, meta.get("seed", 0)
         where = f"{checkpoint}: preprocessing.test_transforms"
-    transform = build_transforms(specs, where=where, layout=layout)
+    try:
+        transform = build_transforms(specs, where=where, layout=layout)
+    except (KeyError, ValueError) as e:
+        hint = missing_plugins_hint(meta) if config is None else ""
+        if not hint:
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        raise ValueError(f"{msg}{hint}") from None
     k = int(clips or default_clips)
     if k < 1:
         raise ValueError(f"--clips must be >= 1, got {k}")
@@ -165,6 +172,9 @@ def evaluate_checkpoint(
     ckpt_path = Path(lm.checkpoint["path"])
     # shipped weights (metadata "pretrained") live in the installed package: their reports go under runs/pretrained/
     home = Path(config.output_dir if config else "runs") / "pretrained" / ckpt_path.stem if "pretrained" in lm.metadata else ckpt_path.parent
+    if not out_dir:
+        check_path_name(ds.name, f"{ds.root / 'dataset.yaml'}: key 'name'")
+        check_path_name(protocol, "protocol")
     out = Path(out_dir) if out_dir else home / f"eval-{ds.name}-{protocol}-{split}"
     metrics = save_evaluation(out, result, ds.classes, ds.names, prefix=split, ambiguous=group,
                               top_confused=int(eval_cfg.get("top_confused", 10)))

@@ -66,8 +66,10 @@ class Predictor:
             x = x.transpose(2, 0, 1)[..., None]
         if x.ndim != 4 or x.shape[0] != c or (v and x.shape[2] != v):
             raise ValueError(f"array {name}: shape {x.shape} is neither (C, T, V, M) nor (T, V, C) with C={c}, V={v}")
-        if not np.isfinite(x).all():
-            raise ValueError(f"array {name}: contains NaN or infinite values")
+        if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+            raise ValueError(f"array {name}: dtype {x.dtype} is not real-valued")
+        if not np.isfinite(x).all() or not np.isfinite(x.astype(np.float32)).all():
+            raise ValueError(f"array {name}: contains NaN, infinite or beyond-float32 values")
         return Sample("<array>", name, np.asarray(x, np.float32), layout=self._layout)
 
     def _check(self, s: Sample) -> np.ndarray:
@@ -78,6 +80,8 @@ class Predictor:
             raise ValueError(f"{where}: {got} does not match the model's layout {want.name!r} ({want.num_joints} joints)")
         if want is not None and s.layout is not None and s.layout.names != want.names:
             raise ValueError(f"{where}: the joints of layout {s.layout.name!r} are not the model's {want.name!r} (names or order differ)")
+        if s.data.shape[1] == 0:
+            raise ValueError(f"{where}: the sequence has 0 frames; there is nothing to predict")
         if s.data.shape[0] != self.spec.num_channels:
             raise ValueError(f"{where}: {s.data.shape[0]} channels but the model takes {self.spec.num_channels}")
         return fit_persons(s.data, self.spec.num_persons, where)
