@@ -29,6 +29,7 @@ from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
 from skelar.formats.axes import parse_axes
+from skelar.store.names import check_path_name
 from skelar.layouts import JointLayout, adopt_layout, get_layout, layout_from_dict
 from skelar.runtime import InferenceSpec
 from skelar.runtime.predictor import Predictor
