@@ -141,13 +141,19 @@ def test_cli_train_test_predict_export(sgn_run, capsys, tmp_path):
     assert [t["prob"] for t in rows[0]["top"]] == pytest.approx([t["prob"] for t in rows[1]["top"]])  # same sample, same clips
     assert main(["predict", "--checkpoint", str(ckpt), str(data)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == len(ds) and "[label 0]" in lines[0]
+    assert len(lines) == len(ds) and f"[true: {ds.classes[int(ds.labels[0])]}]" in lines[0]  # class names, not indices
 
     # bad inputs: one-line errors naming the file
     np.save(tmp_path / "bad.npy", np.zeros((5, 7)))
     assert main(["predict", "--checkpoint", str(ckpt), str(tmp_path / "bad.npy")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.npy: shape (5, 7) is neither" in err
+    np.save(tmp_path / "empty.npy", np.zeros((3, 0, 25, 1), np.float32))  # a zero-length sequence gets no prediction
+    assert main(["predict", "--checkpoint", str(ckpt), str(tmp_path / "empty.npy")]) == 2
+    assert "empty.npy (empty): the sequence has 0 frames; there is nothing to predict" in capsys.readouterr().err
+    np.save(tmp_path / "complex.npy", ds[0].astype(np.complex64) * 1j)  # never cast silently (imaginary part lost)
+    assert main(["predict", "--checkpoint", str(ckpt), str(tmp_path / "complex.npy")]) == 2
+    assert "complex.npy: array dtype complex64 is not real-valued" in capsys.readouterr().err
 
     # export --format weights: the card's training command is the one the run recorded
     assert main(["export", "--checkpoint", str(run_dir), "--format", "weights", "--out", str(tmp_path / "w" / "sgn-cli.pt")]) == 0

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SGNLabelSmoothingLoss", "build_loss", "split_output", "combine_losses", "active_losses"]
+__all__ = ["SGNLabelSmoothingLoss", "SoftTargetCrossEntropy", "build_loss", "split_output", "head_losses", "combine_losses", "active_losses"]
 
 
 class SGNLabelSmoothingLoss(nn.Module):
@@ -32,13 +32,35 @@ class SGNLabelSmoothingLoss(nn.Module):
         return -(q * logp).sum(-1).mean()
 
 
-def build_loss(name: str, label_smoothing: float = 0.0) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``sgn_label_smoothing`` or ``cross_entropy`` (PyTorch's, with its own ``label_smoothing``)."""
+class SoftTargetCrossEntropy(nn.Module):
+    """Cross-entropy against fixed soft targets: ``on`` for the true class, ``off`` for every other class.
+
+    The targets are not normalised (imdar's loaders use 0.8 / 0.1, which sum to 1.7 for 10 classes and
+    6.7 for 60, reference-notes §4.3); the loss is the batch mean of ``-sum(q * log_softmax(z))``.
+    """
+
+    def __init__(self, on: float = 0.8, off: float = 0.1):
+        super().__init__()
+        if on < 0 or off < 0:
+            raise ValueError(f"soft targets must be >= 0, got on={on}, off={off}")
+        self.on, self.off = float(on), float(off)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        q = torch.full_like(logits, self.off)
+        q.scatter_(-1, target.unsqueeze(-1), self.on)
+        return -(q * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+
+
+def build_loss(name: str, label_smoothing: float = 0.0, target_on: float = 0.8, target_off: float = 0.1) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``sgn_label_smoothing``, ``cross_entropy`` (PyTorch's, with its own ``label_smoothing``) or
+    ``soft_target_ce`` (fixed un-normalised targets ``target_on`` / ``target_off``, imdar's)."""
+    if name == "soft_target_ce":
+        return SoftTargetCrossEntropy(target_on, target_off)
     if name == "sgn_label_smoothing":
         return SGNLabelSmoothingLoss(label_smoothing)
     if name == "cross_entropy":
         return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    raise ValueError(f"loss.name: unknown loss {name!r} (use sgn_label_smoothing or cross_entropy)")
+    raise ValueError(f"loss.name: unknown loss {name!r} (use sgn_label_smoothing, cross_entropy or soft_target_ce)")
 
 
 def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -51,6 +73,19 @@ def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             raise TypeError(f"model output 'aux_losses' must be a mapping of name -> scalar, got {type(aux).__name__}")
         return out["logits"], dict(aux)
     raise TypeError(f"a model must return a logits tensor or a dict with 'logits', got {type(out).__name__}")
+
+
+def head_losses(out: Any, target: torch.Tensor, criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The criterion on each extra classification head a model returns in ``out["aux_logits"]`` (``{name: logits}``).
+
+    Returned as auxiliary losses named ``head_<name>``, weighted by ``loss.aux_weights`` like any other.
+    """
+    heads = out.get("aux_logits") if isinstance(out, Mapping) else None
+    if not heads:
+        return {}
+    if not isinstance(heads, Mapping):
+        raise TypeError(f"model output 'aux_logits' must be a mapping of name -> logits, got {type(heads).__name__}")
+    return {f"head_{name}": criterion(logits, target) for name, logits in heads.items()}
 
 
 def combine_losses(

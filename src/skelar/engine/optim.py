@@ -42,10 +42,14 @@ def lr_factor(
 
     Warm-up as CTR-GCN: ``(epoch + 1) / warmup_epochs`` while ``epoch < warmup_epochs``; then
     ``multistep`` (``gamma ** #{m <= epoch}``, as ``MultiStepLR``), ``cosine`` (from 1 down to
-    ``min_factor`` over the remaining epochs) or ``none`` (constant 1).
+    ``min_factor`` over the remaining epochs), ``none`` (constant 1) or ``imdar_chained``.
+
+    ``imdar_chained`` is the rate imdar's NTU training ends up with by replacing its ``StepLR`` after
+    epochs 5 and 8 (reference-notes §4.5, PyTorch's chainable schedulers): 1 for epochs 1-5, then
+    0.5, 0.25, then halved every 3 epochs from 0.125 (epoch 8 on). ``gamma``/``milestones`` are not used.
     """
-    if name not in ("multistep", "cosine", "none"):
-        raise ValueError(f"sched.name: unknown schedule {name!r} (use multistep, cosine or none)")
+    if name not in ("multistep", "cosine", "none", "imdar_chained"):
+        raise ValueError(f"sched.name: unknown schedule {name!r} (use multistep, cosine, none or imdar_chained)")
     ms = sorted(int(m) for m in milestones)
 
     def factor(epoch: int) -> float:
@@ -53,6 +57,9 @@ def lr_factor(
             return (epoch + 1) / warmup_epochs
         if name == "multistep":
             return gamma ** sum(1 for m in ms if m <= epoch)
+        if name == "imdar_chained":
+            e = epoch - warmup_epochs
+            return 1.0 if e < 5 else 0.5 ** (e - 4) if e < 7 else 0.125 * 0.5 ** ((e - 7) // 3)
         if name == "cosine":
             span = max(1, epochs - warmup_epochs)
             t = min(1.0, (epoch - warmup_epochs) / span)

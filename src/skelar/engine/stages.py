@@ -49,7 +49,7 @@ class ActiveStage:
 
     def configure(self, step: TrainStep) -> None:
         """Give ``step`` this stage's criterion, loss weights and frozen modules."""
-        step.criterion = build_loss(self.loss.name, self.loss.label_smoothing)
+        step.criterion = build_loss(self.loss.name, self.loss.label_smoothing, self.loss.target_on, self.loss.target_off)
         step.aux_weights = dict(self.loss.aux_weights)
         step.cls_weight = float(self.loss.cls_weight)
         step.frozen_modules = list(self.frozen)
