@@ -29,6 +29,7 @@ SUBCOMMAND_MODULES = [
     "prepare",
     "data",
     "ensemble",
+    "show",
 ]
 
 
