@@ -54,6 +54,13 @@ def _check_transforms(specs: list[dict[str, Any]], where: str) -> list[dict[str,
     return specs
 
 
+def _registered(registry: Any, name: str) -> str:
+    """``name`` if ``registry`` holds it, else the one-line error listing the registered names."""
+    if name not in registry:
+        raise registry.choices_error(name)
+    return name
+
+
 STREAM_TRANSFORMS = ("stream", "bone", "motion")  # transforms that data.stream would duplicate
 
 
@@ -74,7 +81,7 @@ class DataConfig(_Section):
     val: ValConfig = Field(default_factory=ValConfig)
     train_transforms: list[dict[str, Any]] = Field(default_factory=list)
     test_transforms: list[dict[str, Any]] = Field(default_factory=list)
-    stream: Literal["joint", "bone", "motion", "bone_motion"] = "joint"
+    stream: str = "joint"  # a name in skelar.transforms.streams.STREAMS
     train_repeat: int = Field(1, ge=1)
     test_clips: int = Field(1, ge=1)
     val_clips: int | None = Field(None, ge=1)
@@ -92,6 +99,13 @@ class DataConfig(_Section):
         except ImportError:  # generator unavailable: the data step reports it if the source is 'synthetic'
             pass
         return v
+
+    @field_validator("stream")
+    @classmethod
+    def _stream(cls, v: str) -> str:
+        from skelar.transforms.streams import STREAMS
+
+        return _registered(STREAMS, v)
 
     @field_validator("train_transforms")
     @classmethod
@@ -131,19 +145,33 @@ class ModelConfig(_Section):
 
 
 class OptimConfig(_Section):
-    name: Literal["adam", "adamw", "sgd"] = "adam"
+    name: str = "adam"  # a name in skelar.engine.optim.OPTIMIZERS
     lr: float = Field(1e-3, gt=0.0)
     weight_decay: float = Field(0.0, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False
 
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from skelar.engine.optim import OPTIMIZERS
+
+        return _registered(OPTIMIZERS, v)
+
 
 class SchedConfig(_Section):
-    name: Literal["multistep", "cosine", "none"] = "none"
+    name: str = "none"  # a name in skelar.engine.optim.SCHEDULERS
     milestones: list[int] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0.0)
     warmup_epochs: int = Field(0, ge=0)
     min_lr: float = Field(0.0, ge=0.0)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from skelar.engine.optim import SCHEDULERS
+
+        return _registered(SCHEDULERS, v)
 
     @field_validator("milestones")
     @classmethod
@@ -154,9 +182,16 @@ class SchedConfig(_Section):
 
 
 class LossConfig(_Section):
-    name: Literal["sgn_label_smoothing", "cross_entropy"] = "cross_entropy"
+    name: str = "cross_entropy"  # a name in skelar.engine.losses.LOSSES
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     aux_weights: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from skelar.engine.losses import LOSSES
+
+        return _registered(LOSSES, v)
 
 
 class TrainConfig(_Section):

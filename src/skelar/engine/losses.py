@@ -1,4 +1,9 @@
-"""Classification losses and the generic combination with a model's auxiliary losses."""
+"""Classification losses (the ``loss.name`` registry) and the generic combination with a model's auxiliary losses.
+
+A loss is registered with ``@LOSSES.register(name)`` on a builder ``(label_smoothing) -> criterion``,
+where ``criterion(logits (N, K), target (N,)) -> scalar``. Auxiliary losses come from the model itself
+(``{"logits": ..., "aux_losses": {...}}``) and are weighted by ``loss.aux_weights``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SGNLabelSmoothingLoss", "build_loss", "split_output", "combine_losses"]
+from skelar.registry import Registry
+
+__all__ = ["LOSSES", "SGNLabelSmoothingLoss", "build_loss", "split_output", "combine_losses"]
+
+LOSSES: Registry[Callable[[float], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]] = Registry("loss", "losses")
 
 
 class SGNLabelSmoothingLoss(nn.Module):
@@ -32,13 +41,21 @@ class SGNLabelSmoothingLoss(nn.Module):
         return -(q * logp).sum(-1).mean()
 
 
+@LOSSES.register("cross_entropy")
+def _cross_entropy(label_smoothing: float = 0.0) -> nn.Module:
+    """PyTorch's cross-entropy, with its own ``label_smoothing`` (target ``1 - eps + eps/K``)."""
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+
+
+@LOSSES.register("sgn_label_smoothing")
+def _sgn_label_smoothing(label_smoothing: float = 0.0) -> nn.Module:
+    """SGN's label smoothing (target ``1 - eps``, others ``eps / (K - 1)``)."""
+    return SGNLabelSmoothingLoss(label_smoothing)
+
+
 def build_loss(name: str, label_smoothing: float = 0.0) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``sgn_label_smoothing`` or ``cross_entropy`` (PyTorch's, with its own ``label_smoothing``)."""
-    if name == "sgn_label_smoothing":
-        return SGNLabelSmoothingLoss(label_smoothing)
-    if name == "cross_entropy":
-        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    raise ValueError(f"loss.name: unknown loss {name!r} (use sgn_label_smoothing or cross_entropy)")
+    """The registered loss ``name`` (``cross_entropy``, ``sgn_label_smoothing``, ...) with ``label_smoothing``."""
+    return LOSSES.get(name, "loss.name")(label_smoothing)
 
 
 def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
