@@ -15,7 +15,7 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-# modules that are missing (not written yet) are skipped, so the command always starts
+# every subcommand module is imported: a broken one fails the command instead of hiding
 SUBCOMMAND_MODULES = [
     "train",
     "test",
@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = [
     "prepare",
     "data",
     "ensemble",
+    "list",
 ]
 
 
@@ -40,13 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"skelar.cli.cmd_{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"skelar.cli.cmd_{name}":
-                continue
-            raise
-        mod.register(sub)
+        importlib.import_module(f"skelar.cli.cmd_{name}").register(sub)
     return parser
 
 
