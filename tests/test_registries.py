@@ -90,3 +90,9 @@ def test_skelar_list_without_a_kind_shows_all(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert all(f"{kind}:" in out for kind in ("models", "transforms", "losses", "optimizers", "schedulers", "preparers", "streams", "layouts"))
+
+
+def test_import_option_names_a_missing_plugin_in_one_line(capsys):
+    assert main(["--import", "no_such_plugin_xyz", "list", "losses"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("skelar: error: --import no_such_plugin_xyz: cannot import it") and "\n" not in err
