@@ -97,6 +97,7 @@ class Registry(Generic[T]):
         return name
 
     def items(self) -> list[tuple[str, T]]:
+        """``(name, object)`` pairs sorted by name."""
         return sorted(self._items.items())
 
     def __contains__(self, name: object) -> bool:

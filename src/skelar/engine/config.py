@@ -74,6 +74,8 @@ class ValConfig(_Section):
 
 
 class DataConfig(_Section):
+    """The ``data`` section: source, protocol, validation, pipelines, stream, batching."""
+
     source: str = "synthetic"
     synthetic: dict[str, Any] = Field(default_factory=dict)
     cache_dir: str | None = None
@@ -131,6 +133,8 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
+    """The ``model`` section: a registered model name and its keyword arguments."""
+
     name: str
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -145,6 +149,8 @@ class ModelConfig(_Section):
 
 
 class OptimConfig(_Section):
+    """The ``optim`` section: a registered optimiser and its hyper-parameters."""
+
     name: str = "adam"  # a name in skelar.engine.optim.OPTIMIZERS
     lr: float = Field(1e-3, gt=0.0)
     weight_decay: float = Field(0.0, ge=0.0)
@@ -160,6 +166,8 @@ class OptimConfig(_Section):
 
 
 class SchedConfig(_Section):
+    """The ``sched`` section: a registered learning-rate schedule, warm-up and its parameters."""
+
     name: str = "none"  # a name in skelar.engine.optim.SCHEDULERS
     milestones: list[int] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0.0)
@@ -182,6 +190,8 @@ class SchedConfig(_Section):
 
 
 class LossConfig(_Section):
+    """The ``loss`` section: a registered classification loss, label smoothing, auxiliary-loss weights."""
+
     name: str = "cross_entropy"  # a name in skelar.engine.losses.LOSSES
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     aux_weights: dict[str, float] = Field(default_factory=dict)
@@ -195,6 +205,8 @@ class LossConfig(_Section):
 
 
 class TrainConfig(_Section):
+    """The ``train`` section: epochs, checkpoint selection, logging and snapshots."""
+
     epochs: int = Field(10, ge=1)
     select: Literal["val_top1", "last"] = "val_top1"
     log_every: int = Field(50, ge=1)
@@ -241,6 +253,7 @@ class Config(_Section):
         return self
 
     def run_name(self) -> str:
+        """``name``, else ``<model>-<data source folder>`` (the run directory's prefix)."""
         return self.name or f"{self.model.name}-{Path(self.data.source).name}"
 
 
@@ -390,6 +403,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), b
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """The config as plain JSON-compatible values (what checkpoints and ``config.yaml`` hold)."""
     return cfg.model_dump(mode="json")
 
 

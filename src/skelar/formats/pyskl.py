@@ -57,6 +57,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that resolves only NumPy array reconstruction, ``numpy.dtype`` and safe builtin types."""
 
     def find_class(self, module: str, name: str) -> Any:
+        """Resolve only the NumPy and builtin names a PYSKL annotation file needs; refuse anything else."""
         if module.startswith("numpy.core."):  # pickles written by NumPy 1.x
             module = "numpy._core." + module[len("numpy.core."):]
         if module == "__builtin__":  # protocol-2 name of builtins
@@ -90,6 +91,8 @@ class PysklAnnotation:
 
 @dataclass
 class PysklFile:
+    """A PYSKL annotation file: its clips and its named splits."""
+
     annotations: list[PysklAnnotation]
     split: dict[str, list[str]] = field(default_factory=dict)
 

@@ -87,6 +87,7 @@ class JointLayout:
         return list(enumerate(self.parents))
 
     def index(self, joint: str) -> int:
+        """The index of the joint named ``joint`` (KeyError naming the layout otherwise)."""
         try:
             return self.names.index(joint)
         except ValueError:
@@ -102,6 +103,7 @@ class JointLayout:
         return a
 
     def to_dict(self) -> dict[str, Any]:
+        """The layout as plain values (what checkpoints and ``dataset.yaml`` record)."""
         d: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
@@ -189,6 +191,7 @@ def get_layout(name_or_layout: "str | JointLayout | dict") -> JointLayout:
 
 
 def list_layouts() -> list[str]:
+    """Sorted names of the registered joint layouts."""
     return sorted(_REGISTRY)
 
 

@@ -57,6 +57,7 @@ def _savez_reproducible(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def is_prepared_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a prepared dataset (its ``dataset.yaml``)."""
     return (Path(path) / "dataset.yaml").is_file()
 
 
@@ -131,13 +132,16 @@ class PreparedDataset:
         return np.ascontiguousarray(self.frames[a:b].transpose(1, 0, 2, 3), dtype=np.float32)
 
     def sample_meta(self, i: int) -> SampleMeta:
+        """What is known about sample ``i``: name, label, subject, view, setup, replication."""
         kw = {f: int(self.meta[f][i]) for f in META_FIELDS if f in self.meta}
         return SampleMeta(name=str(self.meta["name"][i]), label=int(self.labels[i]), **kw)
 
     def protocols(self) -> list[str]:
+        """Sorted names of the protocols with at least one split."""
         return sorted({k.split("/")[0] for k in self._splits})
 
     def has_split(self, protocol: str, part: str) -> bool:
+        """Whether ``protocol`` has a ``part`` (train/val/test) split."""
         return f"{protocol}/{part}" in self._splits
 
     def split(self, protocol: str, part: str) -> np.ndarray:
@@ -149,6 +153,7 @@ class PreparedDataset:
         return self._splits[key]
 
     def describe(self) -> dict[str, Any]:
+        """A summary as plain values: name, root, layout, sample and class counts, channels, persons, preprocessing."""
         return {
             "name": self.name,
             "root": str(self.root),
@@ -227,6 +232,7 @@ class PreparedWriter:
         return len(self._labels) - 1
 
     def set_split(self, protocol: str, part: str, indices: Iterable[int]) -> None:
+        """Record ``indices`` as ``part`` (train/val/test) of ``protocol``."""
         if part not in ("train", "val", "test"):
             raise ValueError(f"split part must be train, val or test, not {part!r}")
         idx = np.asarray(list(indices), dtype=np.int64)
@@ -235,6 +241,7 @@ class PreparedWriter:
         self._splits[f"{protocol}/{part}"] = idx
 
     def close(self) -> PreparedDataset:
+        """Write the arrays and the manifest, rename the directory into place, and open it."""
         if self._closed:
             raise RuntimeError("writer already closed")
         self._raw.close()
@@ -278,6 +285,7 @@ class PreparedWriter:
         return PreparedDataset(self.root)
 
     def abort(self) -> None:
+        """Discard everything written so far (nothing appears at ``root``)."""
         if not self._closed:
             self._raw.close()
             shutil.rmtree(self._tmp, ignore_errors=True)
