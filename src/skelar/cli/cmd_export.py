@@ -7,6 +7,7 @@ import shlex
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar export`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "export",
         help="export a checkpoint's model to ONNX or as shippable pretrained weights",
@@ -35,6 +36,7 @@ def _export_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar export`` with the parsed ``args``; returns the exit code."""
     fmt = args.format or ("weights" if str(args.out).endswith(".pt") else "onnx")
     if fmt == "weights":
         if args.opset is not None or args.no_verify:

@@ -9,6 +9,7 @@ from skelar.cli.weights_args import add_checkpoint_arguments, resolve_checkpoint
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar predict`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "predict",
         help="classify .npy sequences or a prepared dataset with a checkpoint",
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar predict`` with the parsed ``args``; returns the exit code."""
     from skelar.engine.config import load_config
     from skelar.engine.inference import predict
 
