@@ -18,7 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 $(DEVSTAMP): $(STAMP)
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e ".[dev,video]"
 	touch $(DEVSTAMP)
 
 install: $(STAMP)

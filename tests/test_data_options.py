@@ -76,7 +76,7 @@ def test_stream_key_appends_the_stream_to_both_pipelines(easy, tmp_path):
     assert joint.test_specs == [{"name": "segment_sample", "num_segments": 16}]
     for stream, fn in (("bone", lambda x: to_bone(x, "ntu25")), ("motion", to_motion), ("bone_motion", lambda x: to_motion(to_bone(x, "ntu25")))):
         data = build_data(_cfg(easy, tmp_path, stream), progress=False)
-        spec = {"name": "stream", "stream": stream, "layout": "ntu25"}
+        spec = {"name": "stream", "stream": stream}  # the stream takes the dataset's layout when built
         assert data.train_specs[-1] == spec and data.test_specs[-1] == spec
         for part in ("train", "test"):
             a = (joint.train_set(3) if part == "train" else joint.eval_set("test", 2, 3))[1][0].numpy()
@@ -87,12 +87,13 @@ def test_stream_key_appends_the_stream_to_both_pipelines(easy, tmp_path):
     data = build_data(cfg, progress=False)
     model = build_model("test_mlp", {"num_classes": 3, "frames": 16}, data.sample_shape)
     meta = build_metadata(cfg, model, data, {})
-    assert meta["preprocessing"]["test_transforms"][-1] == {"name": "stream", "stream": "bone", "layout": "ntu25"}
+    assert meta["preprocessing"]["test_transforms"][-1] == {"name": "stream", "stream": "bone"}
     assert meta["preprocessing"]["train_transforms"][-1]["stream"] == "bone"
     # weights without run metadata tested with -c CONFIG: the config's stream is applied too
     path = save_checkpoint(tmp_path / "bare.pt", {"model": model.state_dict(), "metadata": {k: meta[k] for k in ("model", "layout")}})
     lm = load_for_inference(path, device="cpu", config=cfg)
     assert isinstance(lm.transform.transforms[-1], Stream) and lm.transform.transforms[-1].stream == "bone"
+    assert lm.transform.transforms[-1].layout.name == "ntu25"  # the checkpoint's layout
 
 
 def test_stream_key_errors(easy, tmp_path):
@@ -104,4 +105,4 @@ def test_stream_key_errors(easy, tmp_path):
     base["data"]["stream"] = "velocity"
     with pytest.raises(ConfigError, match="data.stream: input should be 'joint', 'bone', 'motion' or 'bone_motion'"):
         config_from_dict(base)
-    assert with_stream([{"name": "x"}], "joint", "ntu25") == [{"name": "x"}]
+    assert with_stream([{"name": "x"}], "joint") == [{"name": "x"}]

@@ -57,8 +57,9 @@ def test_recipe_builds_pipelines_and_model(path):
     else:
         layout, num_classes = _layout_of(cfg), 10
         x = _fake_sample(layout)
-    train_t = build_transforms(with_stream(cfg.data.train_transforms, cfg.data.stream, layout))
-    test_t = build_transforms(with_stream(cfg.data.test_transforms, cfg.data.stream, layout))
+    lay = ds.layout if ds is not None else get_layout(layout)
+    train_t = build_transforms(with_stream(cfg.data.train_transforms, cfg.data.stream), layout=lay)
+    test_t = build_transforms(with_stream(cfg.data.test_transforms, cfg.data.stream), layout=lay)
     train_x = np.stack([train_t(x, np.random.default_rng([0, k])) for k in range(2)])
     test_x = np.stack([test_t(x, np.random.default_rng([1, k])) for k in range(2)])
     assert train_x.shape == test_x.shape, "train and test pipelines must give one input shape"

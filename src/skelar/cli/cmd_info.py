@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="registered model name (see `skelar models`)")
     p.add_argument("--num-classes", type=int, help="number of classes (default: the model's)")
-    p.add_argument("--layout", help="joint layout (default: the model's)")
+    p.add_argument("--layout", help="joint layout: a registered name, a layout YAML file, or a dataset folder "
+                                    "(prepared or plain format) whose layout to use (default: the model's)")
     p.set_defaults(func=run)
 
 
@@ -23,7 +24,10 @@ def run(args: argparse.Namespace) -> int:
     from skelar.models import create_model, get_model_entry
     from skelar.models.profile import count_flops, count_literal_flops, count_parameters, example_input
 
-    kwargs = {k: v for k, v in (("num_classes", args.num_classes), ("layout", args.layout)) if v is not None}
+    from skelar.preprocess.layout_arg import resolve_layout_arg
+
+    layout = resolve_layout_arg(args.layout).name if args.layout else None  # registered: the model finds it by name
+    kwargs = {k: v for k, v in (("num_classes", args.num_classes), ("layout", layout)) if v is not None}
     model = create_model(args.model, **kwargs)
     x = example_input(model, 2)
     flops, literal = count_flops(model, x), count_literal_flops(model, x)
@@ -32,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"model        {args.model}  ({get_model_entry(args.model).description})")
     print(f"arguments    {', '.join(f'{k}={v!r}' for k, v in model.skelar_kwargs.items()) or '(defaults)'}")
     print(f"input        (N, {', '.join(map(str, model.input_shape))})  = (N, C, T, V, M)")
+    joints = model.input_shape[2]
+    print(f"layout       {layout} ({joints} joints)" if layout else
+          f"layout       the model's default ({joints} joints); --layout DATASET_DIR sizes it for your data's layout")
     print(f"parameters   {total:,}" + (f" ({trainable:,} trainable)" if trainable != total else ""))
     print(f"FLOPs/sample {flops / 1e9:.3f} G  (inference, as executed; multiply-add = 2)")
     if literal is not None and abs(literal - flops) > 1e-3 * literal:

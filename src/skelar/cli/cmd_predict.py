@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from skelar.cli.predict_video import add_video_arguments, run_video
 from skelar.cli.weights_args import add_checkpoint_arguments, resolve_checkpoint
 
 
@@ -13,26 +14,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "predict",
         help="classify .npy sequences or a prepared dataset with a checkpoint",
-        description="INPUT: .npy files holding (C, T, V, M) or (T, V, C) arrays, or prepared-dataset directories.",
+        description="INPUT: .npy files holding (C, T, V, M) or (T, V, C) arrays, prepared-dataset directories, "
+        "or videos (see docs/video.md).",
     )
     add_checkpoint_arguments(p, "a skelar checkpoint or a run directory")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("-c", "--config", help="take test transforms, clips and seed from this config instead of the checkpoint")
     p.add_argument("-k", "--top-k", type=int, default=5, help="classes to show per input (default 5)")
     p.add_argument("--clips", type=int, help="clips per sample, logits averaged (default: the run's test_clips)")
+    p.add_argument("--axes", help="axis order of .npy inputs, a permutation of CTVM or CTV: MTVC for PYSKL keypoints "
+                                  "(default: CTVM, or TVC for 3-axis arrays); joints must be in the checkpoint layout's order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_video_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``skelar predict`` with the parsed ``args``; returns the exit code."""
+    from skelar.video import is_video_input
+
+    videos = [is_video_input(i) for i in args.inputs]
+    if any(videos):
+        if not all(videos):
+            raise ValueError("give videos or skeleton inputs, not both in one call")
+        return run_video(args)
     from skelar.engine.config import load_config
     from skelar.engine.inference import predict
 
     config = load_config(args.config) if args.config else None
-    rows = predict(resolve_checkpoint(args), args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet, config=config)
+    rows = predict(resolve_checkpoint(args), args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet, config=config,
+                   axes=args.axes)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -114,6 +114,11 @@ def _pyskl_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-score", action="store_true", help="2D: drop keypoint_score instead of storing it as a channel")
     p.add_argument("--normalize-2d", action="store_true", help="2D: map pixel coordinates to [-1, 1] using img_shape")
     p.add_argument("--val-fraction", type=float, default=0.1, help="validation fraction carved from train (default 0.1)")
+    p.add_argument("--val-by", choices=("subject", "sample"), default="subject",
+                   help="carve whole training subjects (default) or a class-stratified sample inside the training subjects")
+    p.add_argument("--subject-pattern", metavar="REGEX",
+                   help="regex with a group (?P<subject>...) matched in each frame_dir, e.g. '_(?P<subject>s\d+)_' "
+                        "(default: an annotation's 'subject' key, or NTU-form names)")
 
 
 def _pyskl_run(args: argparse.Namespace) -> int:
@@ -129,8 +134,11 @@ def _pyskl_run(args: argparse.Namespace) -> int:
         classes = [line.strip() for line in Path(args.classes).read_text().splitlines() if line.strip()]
     ds = prepare_pyskl(args.src, args.out, args.layout, trust_pickle=True, classes=classes, max_persons=args.max_persons,
                        use_score=not args.no_score, normalize_2d=args.normalize_2d, val_fraction=args.val_fraction,
-                       seed=args.seed, overwrite=args.overwrite)
+                       seed=args.seed, overwrite=args.overwrite, val_by=args.val_by, subject_pattern=args.subject_pattern)
     print(f"{args.out}: {len(ds)} clips, {ds.num_classes} classes, protocols {', '.join(ds.protocols()) or 'none'}")
+    for key, target in (ds.manifest.get("split_mapping") or {}).items():
+        print(f"  split {key!r} -> {target}")
+    _print_parts(ds)
     return 0
 
 
@@ -144,7 +152,15 @@ def _folder_run(args: argparse.Namespace) -> int:
     ds = prepare_folder(args.src, args.out, seed=args.seed, overwrite=args.overwrite)
     print(f"{args.out}: {len(ds)} samples, {ds.num_classes} classes, layout {ds.layout.name}, "
           f"protocols {', '.join(ds.protocols())}")
+    _print_parts(ds)
     return 0
+
+
+def _print_parts(ds) -> None:
+    """One line per protocol: how many samples each stored part holds."""
+    for proto in ds.protocols():
+        sizes = ", ".join(f"{p} {len(ds.split(proto, p))}" for p in ("train", "val", "test") if ds.has_split(proto, p))
+        print(f"  {proto}: {sizes}")
 
 
 PREPARERS: Registry[Target] = Registry("dataset preparer", "preparers")

@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = [
     "predict",
     "models",
     "info",
+    "layouts",
     "import_checkpoint",
     "export",
     "bench",

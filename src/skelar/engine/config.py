@@ -48,9 +48,9 @@ class _Section(BaseModel):
 
 
 def _check_transforms(specs: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
-    from skelar.transforms import build_transforms
+    from skelar.transforms import check_transforms
 
-    build_transforms(specs, where=where)  # raises ValueError naming where[i].key
+    check_transforms(specs, where=where)  # raises ValueError naming where[i].key; layout-bound ones are built with the data
     return specs
 
 

@@ -18,6 +18,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from skelar.data import PreparedDataset, SkeletonDataset, carve_validation, is_prepared_dir
+from skelar.layouts import adopt_layout
+from skelar.store.splits import describe_carve
 from skelar.transforms import Compose, build_transforms
 
 __all__ = [
@@ -133,6 +135,8 @@ def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: floa
     elif mode == "carve":
         pool = np.sort(np.concatenate([train, stored_val]))
         train, val = carve_validation(pool, ds.labels, ds.meta.get("subject"), fraction=fraction, seed=seed, by=by)
+        message, off = describe_carve(pool, val, ds.meta.get("subject"), fraction, seed=seed, by=by)
+        (log.warning if off else log.info)("data.val (carve): %s", message.replace("with by: sample", "with data.val.by: sample"))
     elif mode == "none":
         train, val = np.sort(np.concatenate([train, stored_val])), np.zeros(0, np.int64)
     else:
@@ -148,14 +152,15 @@ def resolve_splits(ds: PreparedDataset, protocol: str, mode: str, fraction: floa
     return train, val, test
 
 
-def with_stream(specs: list[dict[str, Any]], stream: str, layout: str) -> list[dict[str, Any]]:
-    """``specs`` followed by the ``stream`` transform for ``stream`` on ``layout`` (unchanged for ``"joint"``).
+def with_stream(specs: list[dict[str, Any]], stream: str) -> list[dict[str, Any]]:
+    """``specs`` followed by the ``stream`` transform for ``stream`` (unchanged for ``"joint"``).
 
-    The stream comes last, after sampling and augmentation, as in CTR-GCN's feeders.
+    The stream comes last, after sampling and augmentation, as in CTR-GCN's feeders; like every
+    transform it is built with the dataset's own layout.
     """
     if stream == "joint":
         return list(specs)
-    return [*specs, {"name": "stream", "stream": stream, "layout": layout}]
+    return [*specs, {"name": "stream", "stream": stream}]
 
 
 def probe_shape(ds: PreparedDataset, index: int, transform: Compose, seed: int = 0) -> tuple[int, int, int, int]:
@@ -172,10 +177,11 @@ def build_data(cfg, progress: bool = True) -> DataBundle:
     cache = d.cache_dir or os.environ.get("SKELAR_CACHE") or str(Path(cfg.output_dir) / ".cache")
     ds = open_source(d.source, d.synthetic, cache, progress=progress)
     train, val, test = resolve_splits(ds, d.protocol, d.val.mode, d.val.fraction, d.val.by, d.val.seed)
-    train_specs = with_stream(d.train_transforms, d.stream, ds.layout.name)
-    test_specs = with_stream(d.test_transforms, d.stream, ds.layout.name)
-    train_t = build_transforms(train_specs, where="data.train_transforms")
-    test_t = build_transforms(test_specs, where="data.test_transforms")
+    layout = adopt_layout(ds.layout, f"data.source {ds.root}")  # usable by name from here on (model kwargs, ...)
+    train_specs = with_stream(d.train_transforms, d.stream)
+    test_specs = with_stream(d.test_transforms, d.stream)
+    train_t = build_transforms(train_specs, where="data.train_transforms", layout=layout)
+    test_t = build_transforms(test_specs, where="data.test_transforms", layout=layout)
     shape = probe_shape(ds, train[0], test_t, cfg.seed)
     train_shape = probe_shape(ds, train[0], train_t, cfg.seed)
     if train_shape != shape:

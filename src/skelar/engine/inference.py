@@ -27,6 +27,8 @@ from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
+from skelar.formats.axes import parse_axes, to_ctvm
+from skelar.layouts import JointLayout, adopt_layout, get_layout, layout_from_dict
 from skelar.transforms import Compose, build_transforms
 
 __all__ = ["LoadedModel", "load_for_inference", "evaluate_checkpoint", "read_input_array", "predict"]
@@ -45,6 +47,7 @@ class LoadedModel:
     seed: int
     classes: list[str]
     device: torch.device
+    layout: JointLayout | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -61,33 +64,43 @@ def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int 
     ckpt = load_checkpoint(checkpoint)
     model, ckpt = model_from_checkpoint(ckpt, dev)
     meta = ckpt["metadata"]
+    layout = checkpoint_layout(meta, str(checkpoint))
     if config is not None:
-        layout = (meta.get("layout") or {}).get("name") or "ntu25"
-        specs = with_stream(config.data.test_transforms, config.data.stream, layout)
+        specs = with_stream(config.data.test_transforms, config.data.stream)
         default_clips, seed = config.data.test_clips, config.seed
         where = "data.test_transforms"
     else:
         pre = meta.get("preprocessing") or {}
         specs, default_clips, seed = pre.get("test_transforms") or [], pre.get("test_clips") or 1, meta.get("seed", 0)
         where = f"{checkpoint}: preprocessing.test_transforms"
-    transform = build_transforms(specs, where=where)
+    transform = build_transforms(specs, where=where, layout=layout)
     k = int(clips or default_clips)
     if k < 1:
         raise ValueError(f"--clips must be >= 1, got {k}")
     classes = list((meta.get("dataset") or {}).get("classes") or [])
-    return LoadedModel(model, ckpt, transform, k, int(seed), classes, dev)
+    return LoadedModel(model, ckpt, transform, k, int(seed), classes, dev, layout)
+
+
+def checkpoint_layout(meta: dict[str, Any], source: str) -> JointLayout | None:
+    """The joint layout a checkpoint records (``None`` for weights that record none), made usable by name."""
+    d = (meta.get("layout") or {}).get("dict")
+    if d:
+        return adopt_layout(layout_from_dict(d, source=f"{source}: metadata layout"), source)
+    name = (meta.get("layout") or {}).get("name")
+    return get_layout(name) if name else None
 
 
 def _num_joints(lm: LoadedModel) -> int:
-    return len(((lm.metadata.get("layout") or {}).get("dict") or {}).get("joints", []))
+    return lm.layout.num_joints if lm.layout is not None else 0
 
 
 def _check_compatible(lm: LoadedModel, ds: PreparedDataset) -> None:
     info = lm.metadata.get("dataset") or {}
     joints = _num_joints(lm)
     if joints and ds.layout.num_joints != joints:
-        layout = (lm.metadata.get("layout") or {}).get("name")
-        raise ValueError(f"{ds.root}: layout {ds.layout.name!r} ({ds.layout.num_joints} joints) does not match the checkpoint's {layout!r} ({joints})")
+        raise ValueError(f"{ds.root}: layout {ds.layout.name!r} ({ds.layout.num_joints} joints) does not match the checkpoint's {lm.layout.name!r} ({joints})")
+    if lm.layout is not None and ds.layout.names != lm.layout.names:
+        raise ValueError(f"{ds.root}: the joints of layout {ds.layout.name!r} are not the checkpoint's {lm.layout.name!r} (names or order differ)")
     trained = len(lm.classes) or ((lm.metadata.get("model") or {}).get("kwargs") or {}).get("num_classes")
     if trained and ds.num_classes != trained:
         raise ValueError(f"{ds.root}: {ds.num_classes} classes but the checkpoint's model has {trained}")
@@ -168,18 +181,39 @@ def evaluate_checkpoint(
     return report
 
 
-def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_persons: int) -> np.ndarray:
-    """A ``.npy`` holding ``(C, T, V, M)`` or ``(T, V, C)`` as a float32 ``(C, T, V, M)`` array (persons zero-padded)."""
+def check_joint_axis(a: np.ndarray, num_joints: int, layout: JointLayout | None, where: str) -> None:
+    """``a`` ``(C, T, V, M)`` must have the checkpoint layout's number of joints (the order cannot be checked)."""
+    if num_joints and a.shape[2] != num_joints:
+        name = f"layout {layout.name!r}" if layout is not None else "the checkpoint"
+        raise ValueError(
+            f"{where}: {a.shape[2]} joints on the V axis but {name} has {num_joints}; a .npy array cannot tell its "
+            f"joint order, so store the joints in the layout's order (see `skelar layouts`) or give --axes"
+        )
+
+
+def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_persons: int, axes: str | None = None,
+                     layout: JointLayout | None = None) -> np.ndarray:
+    """A ``.npy`` as a float32 ``(C, T, V, M)`` array (persons zero-padded).
+
+    ``axes`` gives the stored axis order (``MTVC`` for PYSKL keypoints, see :func:`skelar.formats.axes.parse_axes`);
+    without it the array must be ``(C, T, V, M)`` or ``(T, V, C)``.
+    """
     path = Path(path)
     try:
         a = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: not a readable .npy array ({e})") from None
-    if a.ndim == 3 and a.shape[1] == num_joints and a.shape[2] == num_channels:
+    if axes:
+        a = to_ctvm(a, parse_axes(axes, "--axes"), str(path))
+        check_joint_axis(a, num_joints, layout, str(path))
+        if a.shape[0] != num_channels:
+            raise ValueError(f"{path}: {a.shape[0]} channels on the C axis (axes {axes}) but the checkpoint expects {num_channels}")
+    elif a.ndim == 3 and a.shape[1] == num_joints and a.shape[2] == num_channels:
         a = a.transpose(2, 0, 1)[..., None]
     elif not (a.ndim == 4 and a.shape[0] == num_channels and a.shape[2] == num_joints):
         raise ValueError(
-            f"{path}: shape {a.shape} is neither (C, T, V, M) nor (T, V, C) with C={num_channels}, V={num_joints}"
+            f"{path}: shape {a.shape} is neither (C, T, V, M) nor (T, V, C) with C={num_channels}, V={num_joints} "
+            f"(the checkpoint's layout); give the stored order with --axes, e.g. --axes MTVC for PYSKL keypoints"
         )
     if a.shape[3] > num_persons:
         raise ValueError(f"{path}: {a.shape[3]} persons but the model was trained with at most {num_persons}")
@@ -190,7 +224,7 @@ def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_p
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def _samples(inputs: Sequence[str | Path], lm: LoadedModel):
+def _samples(inputs: Sequence[str | Path], lm: LoadedModel, axes: str | None = None):
     """Yield ``(input, name, (C,T,V,M) array, label or None)`` for .npy files and prepared-dataset dirs."""
     info = lm.metadata.get("dataset") or {}
     joints = _num_joints(lm)
@@ -207,7 +241,7 @@ def _samples(inputs: Sequence[str | Path], lm: LoadedModel):
             if not p.is_file():
                 raise FileNotFoundError(f"input not found: {p}")
             c = int(info.get("num_channels") or 3)
-            arr = read_input_array(p, c, joints, int(info.get("num_persons") or 1))
+            arr = read_input_array(p, c, joints, int(info.get("num_persons") or 1), axes=axes, layout=lm.layout)
             yield str(p), p.stem, arr, None
         else:
             raise ValueError(f"{p}: inputs must be .npy files or prepared-dataset directories")
@@ -222,14 +256,18 @@ def predict(
     device: str = "auto",
     progress: bool = True,
     config: Config | None = None,
+    axes: str | None = None,
 ) -> list[dict[str, Any]]:
     """Top-``k`` classes with softmax probabilities (of the clip-averaged logits) for every input sample.
 
-    ``config`` supplies test transforms/clips/seed when the checkpoint's metadata lacks them (imports).
+    ``config`` supplies test transforms/clips/seed when the checkpoint's metadata lacks them (imports);
+    ``axes`` is the axis order of ``.npy`` inputs (e.g. ``MTVC``).
     """
+    if axes:
+        parse_axes(axes, "--axes")
     lm = load_for_inference(checkpoint, device, clips, config)
     out = []
-    samples = tqdm(_samples(inputs, lm), desc="predict", unit="sample", leave=False, disable=None if progress else True)
+    samples = tqdm(_samples(inputs, lm, axes), desc="predict", unit="sample", leave=False, disable=None if progress else True)
     for n, (src, name, x, label) in enumerate(samples):
         stack = []
         for k in range(lm.clips):

@@ -4,11 +4,15 @@ No code and no pickle: a dataset in any skeleton (declared in YAML) becomes prep
 
     name: stick5
     layout: stick5_layout.yaml   # a registered name (ntu25, ucla20, coco17, ...), a YAML file relative
-                                 # to this folder, or an inline mapping {name, center, joints: [...]}
-    classes: [wave, kick]        # label i = classes[i]
+                                 # to this folder, or an inline mapping (schema: skelar.layouts.schema)
+    classes: [wave, kick]        # label i = classes[i]; optional with 'index' or 'label_pattern'
+                                 # (then the sorted distinct labels)
     channels: [x, y, z]          # channel names (default [x, y, z]); CSV columns are <Joint>_<channel>
     axes: TVC                    # axis order of .npy files: a permutation of C,T,V[,M] (default CTVM)
     metadata_pattern: 'P(?P<subject>\\d+)'  # optional regex on file names -> subject/view/setup/replication
+    index: index.csv             # optional: one row per sample (name/file, label, subject, split; see folder_index)
+    label_pattern: '_a(?P<label>\\d+)'  # optional regex on file names giving the label; without 'index'
+                                 # and 'samples' every .npy/.csv directly in the folder is a sample
     samples:                     # optional; default: every <class>/<name>.npy|.csv below the folder
       - {file: clips/a.npy, label: wave, subject: 1}
     splits:                      # optional; protocol -> part -> sample names or a rule
@@ -16,6 +20,7 @@ No code and no pickle: a dataset in any skeleton (declared in YAML) becomes prep
         train: {subject: [1, 2]}            # rule: metadata field in list (or {class: [...]})
         test: [c03, c04]                    # or an explicit list of sample names (file stems)
     val_fraction: 0.1            # val carved from train (by subject when known), unless a 'val' part is given
+    val_by: subject              # or sample: a class-stratified carve of samples inside the training subjects
     test_fraction: 0.2           # used only without 'splits': a stratified random test part
 
 ``.npy`` files hold one sample (any float dtype, loaded without pickle). ``.csv`` files have a header
@@ -36,14 +41,16 @@ import numpy as np
 import yaml
 
 from skelar.store.prepared import META_FIELDS
+from skelar.formats.axes import parse_axes, to_ctvm
+from skelar.formats.folder_index import INDEX_PROTOCOL, RawSample, list_by_pattern, meta_value, read_index, subject_id_array
 from skelar.layouts import JointLayout, get_layout, layout_from_dict, load_layout_file
 
-__all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample", "resolve_split"]
+__all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample", "resolve_split", "subject_ids"]
 
 SPEC_FILE = "dataset.yaml"
 _SAMPLE_EXTS = (".npy", ".csv")
 _SPEC_KEYS = {"name", "layout", "classes", "channels", "axes", "metadata_pattern", "samples", "splits",
-              "val_fraction", "test_fraction", "description"}
+              "val_fraction", "val_by", "test_fraction", "description", "index", "label_pattern"}
 
 
 @dataclass
@@ -53,7 +60,7 @@ class FolderSample:
     name: str
     path: Path
     label: int
-    meta: dict[str, int] = field(default_factory=dict)
+    meta: dict[str, int | str] = field(default_factory=dict)  # subject may be a string (s01s02)
 
 
 @dataclass
@@ -70,6 +77,7 @@ class FolderSpec:
     splits: dict[str, dict[str, Any]]
     val_fraction: float = 0.1
     test_fraction: float = 0.2
+    val_by: str = "subject"
 
 
 def _err(src: Path, key: str, msg: str) -> ValueError:
@@ -93,20 +101,39 @@ def _layout(value: Any, root: Path, src: Path) -> JointLayout:
 
 
 def _label(value: Any, classes: list[str], where: str, src: Path) -> int:
+    """A class name, else a 0-based index (an int, or digits in a CSV cell)."""
     if isinstance(value, str) and value in classes:
         return classes.index(value)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(classes):
         return value
     raise _err(src, where, f"label {value!r} is neither a class name nor an index 0..{len(classes) - 1}")
 
 
-def _meta_from_name(stem: str, pattern: re.Pattern | None) -> dict[str, int]:
+def _meta_from_name(stem: str, pattern: re.Pattern | None) -> dict[str, int | str]:
     if pattern is None:
         return {}
     m = pattern.search(stem)
     if not m:
         return {}
-    return {k: int(v) for k, v in m.groupdict().items() if v is not None and k in META_FIELDS}
+    return {k: meta_value(k, v, f"file {stem!r}, metadata_pattern group {k!r}") for k, v in m.groupdict().items()
+            if v is not None and k in META_FIELDS}
+
+
+def _compile(doc: dict[str, Any], key: str, src: Path) -> re.Pattern | None:
+    if not doc.get(key):
+        return None
+    try:
+        return re.compile(str(doc[key]))
+    except re.error as e:
+        raise _err(src, key, f"invalid regular expression: {e}") from None
+
+
+def _derived_classes(raw: list[RawSample]) -> list[str]:
+    """Without a 'classes' key: the distinct labels, in numeric order when they are all digits."""
+    labels = {str(r.label) for r in raw}
+    return sorted(labels, key=lambda v: (int(v), v) if v.isdigit() else (float("inf"), v))
 
 
 def load_folder_spec(root: str | os.PathLike) -> FolderSpec:
@@ -124,26 +151,27 @@ def load_folder_spec(root: str | os.PathLike) -> FolderSpec:
     unknown = sorted(set(doc) - _SPEC_KEYS)
     if unknown:
         raise _err(src, unknown[0], f"unknown key (allowed: {', '.join(sorted(_SPEC_KEYS))})")
-    for key in ("layout", "classes"):
-        if key not in doc:
-            raise ValueError(f"{src}: missing key {key!r}")
+    if "layout" not in doc:
+        raise ValueError(f"{src}: missing key 'layout'")
     layout = _layout(doc["layout"], root, src)
-    classes = doc["classes"]
+    pattern = _compile(doc, "metadata_pattern", src)
+    label_pattern = _compile(doc, "label_pattern", src)
+    if label_pattern is not None and "label" not in label_pattern.groupindex:
+        raise _err(src, "label_pattern", "needs a named group (?P<label>...)")
+    raw = _raw_samples(doc, root, label_pattern, src)
+    if "classes" not in doc and raw is None:
+        raise ValueError(f"{src}: missing key 'classes' (needed unless 'index' or 'label_pattern' gives the labels)")
+    classes = doc["classes"] if "classes" in doc else _derived_classes(raw)
     if not isinstance(classes, list) or not classes or len(set(map(str, classes))) != len(classes):
         raise _err(src, "classes", "must be a non-empty list of distinct class names")
     classes = [str(c) for c in classes]
     channels = doc.get("channels", ["x", "y", "z"])
     if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
         raise _err(src, "channels", "must be a non-empty list of channel names")
-    axes = str(doc.get("axes", "CTVM")).upper()
-    if sorted(axes) not in (sorted("CTV"), sorted("CTVM")):
-        raise _err(src, "axes", f"must be a permutation of CTV or CTVM, got {doc.get('axes')!r}")
-    pattern = None
-    if doc.get("metadata_pattern"):
-        try:
-            pattern = re.compile(str(doc["metadata_pattern"]))
-        except re.error as e:
-            raise _err(src, "metadata_pattern", f"invalid regular expression: {e}") from None
+    try:
+        axes = parse_axes(doc.get("axes", "CTVM"), f"{src}: key 'axes'")
+    except ValueError as e:
+        raise ValueError(str(e)) from None
     splits = doc.get("splits") or {}
     if not isinstance(splits, dict):
         raise _err(src, "splits", "must map protocol names to {train: ..., test: ...}")
@@ -156,12 +184,52 @@ def load_folder_spec(root: str | os.PathLike) -> FolderSpec:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < 1:
             raise _err(src, key, f"must be a number in [0, 1), got {v!r}")
         fractions[key] = float(v)
-    samples = _list_samples(doc.get("samples"), root, classes, pattern, src)
+    val_by = doc.get("val_by", "subject")
+    if val_by not in ("subject", "sample"):
+        raise _err(src, "val_by", f"must be 'subject' (hold out whole subjects) or 'sample', got {val_by!r}")
+    if raw is None:
+        samples = _list_samples(doc.get("samples"), root, classes, pattern, src)
+    else:
+        samples = [FolderSample(r.name, r.path, _label(r.label, classes, f"index ({r.name})", src),
+                                {**_meta_from_name(r.path.stem, pattern), **r.meta}) for r in raw]
+        splits = _index_splits(raw, splits, src)
     names = [s.name for s in samples]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise _err(src, "samples", f"two samples are named {dup!r} (sample names are file stems and must be unique)")
-    return FolderSpec(root, str(doc.get("name", root.name)), layout, classes, channels, axes, samples, splits, **fractions)
+    return FolderSpec(root, str(doc.get("name", root.name)), layout, classes, channels, axes, samples, splits, **fractions, val_by=val_by)
+
+
+def _raw_samples(doc: dict[str, Any], root: Path, label_pattern: re.Pattern | None, src: Path) -> list[RawSample] | None:
+    """Samples from 'index' or from 'label_pattern' on a flat folder; ``None`` when neither applies."""
+    if doc.get("index"):
+        if "samples" in doc:
+            raise _err(src, "index", "give either 'index' or 'samples', not both")
+        try:
+            return read_index(root / str(doc["index"]), root, label_pattern)
+        except FileNotFoundError as e:
+            raise _err(src, "index", str(e)) from None
+    if label_pattern is not None and "samples" not in doc:
+        try:
+            return list_by_pattern(root, label_pattern, skip={(root / SPEC_FILE).resolve()})
+        except ValueError as e:
+            raise _err(src, "label_pattern", str(e)) from None
+    return None
+
+
+def _index_splits(raw: list[RawSample], splits: dict[str, Any], src: Path) -> dict[str, Any]:
+    """The index's 'split' column as protocol 'default' (names per part) added to the declared splits."""
+    parts: dict[str, list[str]] = {}
+    for r in raw:
+        if r.part:
+            parts.setdefault(r.part, []).append(r.name)
+    if not parts:
+        return splits
+    if not {"train", "test"} <= set(parts):
+        raise _err(src, "index", f"the 'split' column names {', '.join(sorted(parts))} but needs both train and test samples")
+    if INDEX_PROTOCOL in splits:
+        raise _err(src, f"splits.{INDEX_PROTOCOL}", "protocol 'default' is already given by the index's 'split' column")
+    return {**splits, INDEX_PROTOCOL: parts}
 
 
 def _list_samples(entries: Any, root: Path, classes: list[str], pattern: re.Pattern | None, src: Path) -> list[FolderSample]:
@@ -194,9 +262,12 @@ def _list_samples(entries: Any, root: Path, classes: list[str], pattern: re.Patt
         meta = _meta_from_name(p.stem, pattern)
         for f in META_FIELDS:
             if f in e:
-                if not isinstance(e[f], int) or isinstance(e[f], bool):
-                    raise _err(src, f"{where}.{f}", f"must be an integer, got {e[f]!r}")
-                meta[f] = int(e[f])
+                if isinstance(e[f], bool) or not isinstance(e[f], (int, str)):
+                    raise _err(src, f"{where}.{f}", f"must be an integer{' or a string' if f == 'subject' else ''}, got {e[f]!r}")
+                try:
+                    meta[f] = meta_value(f, e[f], f"{where}.{f}")
+                except ValueError as err:
+                    raise _err(src, f"{where}.{f}", str(err).split(": ", 1)[1]) from None
         out.append(FolderSample(str(e.get("name", p.stem)), p, _label(e["label"], classes, f"{where}.label", src), meta))
     return out
 
@@ -214,9 +285,7 @@ def read_folder_sample(sample: FolderSample, spec: FolderSpec) -> np.ndarray:
             raise ValueError(f"{p}: array has {a.ndim} axes but 'axes' is {spec.axes!r}")
         if not np.issubdtype(a.dtype, np.number):
             raise ValueError(f"{p}: array dtype {a.dtype} is not numeric")
-        a = a.transpose([spec.axes.index(ax) for ax in "CTV" + ("M" if "M" in spec.axes else "")])
-        if a.ndim == 3:
-            a = a[..., None]
+        a = to_ctvm(a, spec.axes, str(p))
     else:
         a = _read_csv(p, spec)
     if a.shape[0] != C or a.shape[2] != V or a.shape[1] < 1:
@@ -263,6 +332,17 @@ def _is_float(s: str) -> bool:
         return False
 
 
+def _norm(value: Any) -> int | str:
+    """Metadata values compare as integers when they are digits (``1`` == ``"01"``), else as text."""
+    text = str(value).strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def subject_ids(samples: list[FolderSample]) -> tuple[np.ndarray, list[str] | None]:
+    """Integer subject per sample (-1 unknown). String subjects get ids 0.. in sorted order, returned as the names list."""
+    return subject_id_array([s.meta.get("subject", -1) for s in samples])
+
+
 def resolve_split(selector: Any, spec: FolderSpec, where: str) -> np.ndarray:
     """Indices of the samples a split part selects: a list of sample names or a rule ``{field: [values]}``."""
     src = spec.root / SPEC_FILE
@@ -281,7 +361,8 @@ def resolve_split(selector: Any, spec: FolderSpec, where: str) -> np.ndarray:
                 labels = [_label(v, spec.classes, f"{where}.{key}", src) for v in values]
                 keep &= np.isin([s.label for s in spec.samples], labels)
             elif key in META_FIELDS:
-                keep &= np.isin([s.meta.get(key, -1) for s in spec.samples], values)
+                wanted = {_norm(v) for v in values}
+                keep &= np.asarray([_norm(s.meta.get(key, -1)) in wanted for s in spec.samples], bool)
             else:
                 raise _err(src, f"{where}.{key}", f"rules can select by class or {', '.join(META_FIELDS)}")
         return np.flatnonzero(keep).astype(np.int64)

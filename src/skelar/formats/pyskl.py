@@ -83,6 +83,7 @@ class PysklAnnotation:
     keypoint: np.ndarray
     keypoint_score: np.ndarray | None = None
     img_shape: tuple[int, int] | None = None
+    subject: int | str | None = None  # an optional 'subject' key (not in PYSKL's own files)
 
     @property
     def total_frames(self) -> int:
@@ -127,7 +128,12 @@ def _check_annotation(a: Any, i: int, source: str) -> PysklAnnotation:
             raise ValueError(f"{where}: key 'keypoint_score' must have shape {kp.shape[:3]}, got {shape}")
     img = a.get("img_shape")
     img_shape = (int(img[0]), int(img[1])) if img is not None else None
-    return PysklAnnotation(name, label, kp, score, img_shape)
+    subject = a.get("subject")
+    if isinstance(subject, np.integer):
+        subject = int(subject)
+    if subject is not None and (isinstance(subject, bool) or not isinstance(subject, (int, str))):
+        raise ValueError(f"{where}: key 'subject' must be an int or a string, got {subject!r}")
+    return PysklAnnotation(name, label, kp, score, img_shape, subject)
 
 
 def load_pyskl(path: str | os.PathLike, trust_pickle: bool = False) -> PysklFile:
@@ -184,6 +190,8 @@ def save_pyskl(path: str | os.PathLike, annotations: Iterable[PysklAnnotation], 
         if a.img_shape is not None:
             d["img_shape"] = tuple(a.img_shape)
             d["original_shape"] = tuple(a.img_shape)
+        if a.subject is not None:
+            d["subject"] = a.subject
         anns.append(d)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

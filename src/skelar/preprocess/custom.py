@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -11,24 +12,17 @@ import numpy as np
 
 from skelar.store.prepared import META_FIELDS, PreparedDataset, PreparedWriter, SampleMeta
 from skelar.store.splits import carve_validation
-from skelar.formats.folder import load_folder_spec, read_folder_sample, resolve_split
+from skelar.formats.folder import load_folder_spec, read_folder_sample, resolve_split, subject_ids
+from skelar.formats.folder_index import meta_value, subject_id_array
 from skelar.formats.ntu_skeleton import NTU_NAME_RE
 from skelar.formats.pyskl import PICKLE_WARNING, PysklAnnotation, load_pyskl, save_pyskl, split_name_to_part
-from skelar.layouts import JointLayout, get_layout, load_layout_file
+from skelar.layouts import JointLayout
+from skelar.preprocess.layout_arg import resolve_layout_arg
 from skelar.preprocess.protocol_parts import protocol_parts
 
-__all__ = ["prepare_folder", "prepare_pyskl", "export_pyskl", "resolve_layout_arg"]
+__all__ = ["prepare_folder", "prepare_pyskl", "export_pyskl", "resolve_layout_arg", "pyskl_split_mapping"]
 
 log = logging.getLogger(__name__)
-
-
-def resolve_layout_arg(value: str | JointLayout) -> JointLayout:
-    """A registered layout name or the path of a layout YAML file."""
-    if isinstance(value, JointLayout):
-        return value
-    if str(value).endswith((".yaml", ".yml")) or Path(value).is_file():
-        return load_layout_file(value)
-    return get_layout(value)
 
 
 def _check_parts(parts: dict[str, np.ndarray], proto: str, src: Any) -> None:
@@ -52,24 +46,28 @@ def prepare_folder(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0
     arrays = [read_folder_sample(s, spec) for s in spec.samples]
     persons = max(a.shape[3] for a in arrays)
     labels = np.asarray([s.label for s in spec.samples])
-    subjects = np.asarray([s.meta.get("subject", -1) for s in spec.samples])
+    subjects, subject_names = subject_ids(spec.samples)
     preprocessing = {"pipeline": "folder", "description": "samples as stored in the folder (no normalisation)",
-                     "val": {"fraction": spec.val_fraction, "seed": seed}}
+                     "val": {"fraction": spec.val_fraction, "by": spec.val_by, "seed": seed}}
+    extra: dict[str, Any] = {"channel_names": list(spec.channels), "source": str(spec.root)}
+    if subject_names:
+        extra["subject_names"] = subject_names  # subject id i is subject_names[i]
     with PreparedWriter(out, spec.layout, spec.classes, num_channels=len(spec.channels), num_persons=persons,
-                        name=spec.name, preprocessing=preprocessing, overwrite=overwrite,
-                        extra={"channel_names": list(spec.channels), "source": str(spec.root)}) as w:
-        for s, a in zip(spec.samples, arrays):
-            w.add(a, SampleMeta(name=s.name, label=s.label, **{f: s.meta.get(f, -1) for f in META_FIELDS}))
+                        name=spec.name, preprocessing=preprocessing, overwrite=overwrite, extra=extra) as w:
+        for i, (s, a) in enumerate(zip(spec.samples, arrays)):
+            meta = {f: int(s.meta.get(f, -1)) for f in META_FIELDS if f != "subject"}
+            w.add(a, SampleMeta(name=s.name, label=s.label, subject=int(subjects[i]), **meta))
         splits = spec.splits or {"default": None}
         for proto, sel in splits.items():
             if sel is None:
                 train, test = _random_test_part(labels, spec.test_fraction, seed)
-                parts = protocol_parts(train, test, labels, subjects, spec.val_fraction, seed=seed)
+                parts = protocol_parts(train, test, labels, subjects, spec.val_fraction, spec.val_by, seed=seed, protocol=proto)
             else:
                 parts = {p: resolve_split(v, spec, f"splits.{proto}.{p}") for p, v in sel.items()}
                 _check_parts(parts, proto, spec_file)
                 if "val" not in parts:
-                    parts = protocol_parts(parts["train"], parts["test"], labels, subjects, spec.val_fraction, seed=seed)
+                    parts = protocol_parts(parts["train"], parts["test"], labels, subjects, spec.val_fraction, spec.val_by,
+                                           seed=seed, protocol=proto)
             for part, idx in parts.items():
                 if part == "train" and not len(idx):
                     raise ValueError(f"{spec_file}: key 'splits.{proto}.train' selects no samples")
@@ -102,6 +100,8 @@ def prepare_pyskl(
     val_fraction: float = 0.1,
     seed: int = 0,
     overwrite: bool = False,
+    val_by: str = "subject",
+    subject_pattern: str | None = None,
 ) -> PreparedDataset:
     """Prepare a PYSKL / MMAction2 annotation pickle (read with the restricted unpickler).
 
@@ -109,7 +109,10 @@ def prepare_pyskl(
     present and ``use_score``. ``normalize_2d`` maps pixel coordinates to [-1, 1] with ``img_shape``
     (PYSKL's ``PreNormalize2D``). Split keys ``<protocol>_train`` / ``<protocol>_val`` become the
     protocol's ``train`` / ``test`` parts (PYSKL evaluates on ``val``); ``val`` is carved from train.
-    Sample names in NTU form (``SsssCcccPpppRrrrAaaa``) give subject/view/setup/replication.
+    Subjects come from an annotation's ``subject`` key, else from ``subject_pattern`` (a regex with a
+    group ``(?P<subject>...)``, any string) on ``frame_dir``, else from NTU-form names
+    (``SsssCcccPpppRrrrAaaa``, which also give view/setup/replication). The split-key mapping is logged
+    and recorded in the manifest (``split_mapping``); see :func:`pyskl_split_mapping`.
     """
     log.warning("reading %s: %s", src, PICKLE_WARNING)
     pf = load_pyskl(src, trust_pickle=trust_pickle)
@@ -134,42 +137,71 @@ def prepare_pyskl(
     persons = max(a.keypoint.shape[0] for a in anns)
     persons = min(persons, max_persons) if max_persons else persons
     preprocessing = {"pipeline": "pyskl", "description": "keypoints as stored in the annotation file",
-                     "normalize_2d": bool(normalize_2d) and dim == 2, "val": {"fraction": val_fraction, "seed": seed}}
+                     "normalize_2d": bool(normalize_2d) and dim == 2, "val": {"fraction": val_fraction, "by": val_by, "seed": seed}}
     extra: dict[str, Any] = {"channel_names": channel_names, "source": str(src)}
     shapes = {a.img_shape for a in anns if a.img_shape is not None}
     if len(shapes) == 1:
         extra["img_shape"] = list(shapes.pop())
     index = {a.frame_dir: i for i, a in enumerate(anns)}
     labels = np.asarray([a.label for a in anns])
-    subjects = np.full(len(anns), -1)
+    metas = [_pyskl_meta(a, subject_pattern, src) for a in anns]
+    subjects, subject_names = subject_id_array([m.get("subject", -1) for m in metas])
+    if subject_names:
+        extra["subject_names"] = subject_names  # subject id i is subject_names[i]
+    mapping = pyskl_split_mapping(list(pf.split), src)
+    extra["split_mapping"] = {key: f"{proto}/{part}" for key, (proto, part) in mapping.items()}
+    for key, (proto, part) in mapping.items():
+        log.info("%s: split %r -> %s/%s (%d clips)", src, key, proto, part, len(pf.split[key]))
     with PreparedWriter(out, lay, list(classes), num_channels=len(channel_names), num_persons=persons,
                         name=Path(src).stem, preprocessing=preprocessing, extra=extra, overwrite=overwrite) as w:
         for i, a in enumerate(anns):
-            meta = {}
-            m = NTU_NAME_RE.search(a.frame_dir)
-            if m:
-                s, c, p, r, _ = (int(g) for g in m.groups())
-                meta = {"setup": s, "view": c, "subject": p, "replication": r}
-                subjects[i] = p
+            meta = {**metas[i], "subject": int(subjects[i])}
             w.add(_pyskl_to_canonical(a, persons, has_score, normalize_2d), SampleMeta(name=a.frame_dir, label=a.label, **meta))
         protos: dict[str, dict[str, np.ndarray]] = {}
-        keys = list(pf.split)
-        for key in keys:
-            proto, _ = split_name_to_part(key)
-            has_test = any(split_name_to_part(k)[0] == proto and k.endswith("test") for k in keys)
-            proto, part = split_name_to_part(key, has_test=has_test)
-            if part in protos.setdefault(proto, {}):
-                raise ValueError(f"{src}: split keys map twice to {proto}/{part} (key {key!r})")
-            protos[proto][part] = np.asarray(sorted(index[n] for n in pf.split[key]), np.int64)
+        for key, (proto, part) in mapping.items():
+            protos.setdefault(proto, {})[part] = np.asarray(sorted(index[n] for n in pf.split[key]), np.int64)
         for proto, parts in protos.items():
             if not {"train", "test"} <= set(parts):
                 log.warning("%s: split %r has no train/test pair; stored as given", src, proto)
             elif "val" not in parts and val_fraction:
-                parts = protocol_parts(parts["train"], parts["test"], labels, subjects, val_fraction, seed=seed)
+                parts = protocol_parts(parts["train"], parts["test"], labels, subjects, val_fraction, val_by, seed=seed, protocol=proto)
             _check_parts(parts, proto, src)
             for part, idx in parts.items():
                 w.set_split(proto, part, idx)
     return PreparedDataset(out)
+
+
+def pyskl_split_mapping(keys: list[str], src: Any = "pickle") -> dict[str, tuple[str, str]]:
+    """Split key -> ``(protocol, part)``: ``<p>_train`` -> p/train; ``<p>_val`` -> p/test, or p/val when the
+    protocol also has ``<p>_test``; ``<p>_test`` -> p/test; ``trainN``/``testN`` -> splitN; bare
+    ``train``/``val``/``test`` -> protocol ``default``."""
+    out: dict[str, tuple[str, str]] = {}
+    for key in keys:
+        proto, _ = split_name_to_part(key)
+        has_test = any(split_name_to_part(k)[0] == proto and k.endswith("test") for k in keys)
+        out[key] = split_name_to_part(key, has_test=has_test)
+    seen: dict[tuple[str, str], str] = {}
+    for key, target in out.items():
+        if target in seen:
+            raise ValueError(f"{src}: split keys {seen[target]!r} and {key!r} both map to {target[0]}/{target[1]}")
+        seen[target] = key
+    return out
+
+
+def _pyskl_meta(a: PysklAnnotation, subject_pattern: str | None, src: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    m = NTU_NAME_RE.search(a.frame_dir)
+    if m:
+        s, c, p, r, _ = (int(g) for g in m.groups())
+        meta = {"setup": s, "view": c, "subject": p, "replication": r}
+    if subject_pattern:
+        found = re.search(subject_pattern, a.frame_dir)
+        if not found or found.groupdict().get("subject") is None:
+            raise ValueError(f"{src}: --subject-pattern does not match frame_dir {a.frame_dir!r}")
+        meta["subject"] = meta_value("subject", found.group("subject"), f"{src}: {a.frame_dir}")
+    if a.subject is not None:
+        meta["subject"] = meta_value("subject", a.subject, f"{src}: {a.frame_dir}: key 'subject'")
+    return meta
 
 
 def export_pyskl(src: str | os.PathLike, out: str | os.PathLike, dtype: str = "float32") -> int:

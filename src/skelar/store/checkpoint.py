@@ -29,7 +29,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from skelar.layouts import layout_from_dict, list_layouts, register_layout
+from skelar.layouts import adopt_layout, layout_from_dict
 from skelar.store.atomic import publish
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "save_checkpoint", "load_checkpoint", "read_metadata", "ensure_layout", "to_plain"]
@@ -117,9 +117,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return load_checkpoint(path, mmap=True)["metadata"]
 
 
-def ensure_layout(meta: Mapping[str, Any]) -> None:
-    """Register the checkpoint's joint layout when this process does not know it yet."""
+def ensure_layout(meta: Mapping[str, Any], source: str = "checkpoint metadata") -> None:
+    """Make the checkpoint's joint layout usable by name (no ``imports:`` module needed for a custom layout).
+
+    A registered layout of the same name but another skeleton is an error naming ``source``.
+    """
     layout = meta.get("layout") or {}
-    name, d = layout.get("name"), layout.get("dict")
-    if name and d and name not in list_layouts():
-        register_layout(layout_from_dict(d, source="checkpoint metadata"))
+    if layout.get("name") and layout.get("dict"):
+        adopt_layout(layout_from_dict(layout["dict"], source=source), source)

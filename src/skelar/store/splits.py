@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["carve_validation"]
+__all__ = ["carve_validation", "describe_carve"]
 
 
 def carve_validation(
@@ -32,7 +32,7 @@ def carve_validation(
         subj = np.asarray(subjects)[train_idx]
         uniq = np.unique(subj[subj >= 0])
         if len(uniq) >= 2:
-            order = rng.permutation(uniq)
+            order = rng.permutation(uniq)  # the same order as _subject_order(); keep the two in step
             target = fraction * len(train_idx)
             chosen: list[int] = []
             count = 0
@@ -55,3 +55,39 @@ def carve_validation(
         val_parts.append(rng.choice(members, size=k, replace=False))
     val = np.sort(np.concatenate(val_parts)) if val_parts else np.zeros(0, np.int64)
     return np.sort(np.setdiff1d(train_idx, val)), val
+
+
+def _subject_order(subjects: np.ndarray, seed: int) -> np.ndarray:
+    """The random order in which :func:`carve_validation` takes whole subjects."""
+    return np.random.default_rng(seed).permutation(np.unique(subjects[subjects >= 0]))
+
+
+def describe_carve(
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    subjects: np.ndarray | None,
+    fraction: float,
+    seed: int = 0,
+    by: str = "subject",
+) -> tuple[str, bool]:
+    """``(message, off)``: what a carve of ``train_idx`` (the pool) into ``val_idx`` took, and whether that is
+    far from the ``fraction`` asked; then the message offers the nearest achievable whole-subject fraction
+    and the sample-level carve inside the training subjects (``by: sample``)."""
+    n, k = len(train_idx), len(val_idx)
+    took = k / n if n else 0.0
+    msg = f"validation: {k} of {n} training samples ({100 * took:.1f} %, {100 * fraction:g} % asked)"
+    subj = np.asarray(subjects)[np.asarray(train_idx, np.int64)] if subjects is not None else None
+    if by != "subject" or subj is None or len(np.unique(subj[subj >= 0])) < 2:
+        return msg + (", a class-stratified sample" if k else ""), False
+    held = np.unique(np.asarray(subjects)[np.asarray(val_idx, np.int64)])
+    msg += f", {len(held)} whole subject(s) of {len(np.unique(subj[subj >= 0]))}"
+    off = abs(took - fraction) > max(0.02, 0.25 * fraction)
+    if off:
+        order = _subject_order(subj, seed)
+        counts = np.cumsum([(subj == s_).sum() for s_ in order])[:-1]  # never all subjects
+        best = int(np.argmin(np.abs(counts / n - fraction)))
+        near = counts[best] / n
+        ask = np.floor(near * 1000) / 1000 if best == 0 or np.floor(near * 1000) / 1000 > counts[best - 1] / n else near
+        msg += (f"; whole subjects cannot give {100 * fraction:g} % here: the nearest achievable is {100 * near:.1f} % "
+                f"({best + 1} subject(s), fraction {ask:g}), or carve samples inside the training subjects with by: sample")
+    return msg, off

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelar.layouts import get_layout
+from skelar.layouts import JointLayout, get_layout
 from skelar.transforms.base import register_transform
 from skelar.transforms.frames import person_present
 
@@ -57,12 +57,14 @@ class RandomRotation:
 class CenterSequence:
     """Subtract one origin from the whole sequence (SGN's ``seq_translation``).
 
-    The origin is ``joint`` (default: the layout's centre joint) of person 0 in the first frame where
-    person 0 is present. Frames where a person is absent stay exactly zero.
+    The origin is ``joint`` (a joint name of the dataset's layout, or a role: ``center``, the default,
+    or ``root``) of person 0 in the first frame where person 0 is present. Frames where a person is
+    absent stay exactly zero.
     """
 
-    def __init__(self, joint: int | None = None, layout: str = "ntu25"):
-        self.joint = get_layout(layout).center if joint is None else int(joint)
+    def __init__(self, joint: str | int = "center", *, layout: str | JointLayout):
+        self.layout = get_layout(layout)
+        self.joint = self.layout.joint(joint)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         present = person_present(x)  # (T, M)
@@ -75,4 +77,4 @@ class CenterSequence:
         return out
 
     def __repr__(self) -> str:
-        return f"CenterSequence(joint={self.joint})"
+        return f"CenterSequence(joint={self.layout.names[self.joint]!r}, layout={self.layout.name!r})"

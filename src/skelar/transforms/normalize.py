@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelar.layouts import get_layout
+from skelar.layouts import JointLayout, get_layout
 from skelar.transforms.base import register_transform
 from skelar.transforms.frames import person_present
 
@@ -23,10 +23,14 @@ __all__ = ["CenterFirstFrame", "MinMaxNormalize"]
 
 @register_transform("center_first_frame")
 class CenterFirstFrame:
-    """Subtract ``joint`` (default: the layout's centre) of person 0 in frame 0 from every joint and frame."""
+    """Subtract ``joint`` of person 0 in frame 0 from every joint and frame.
 
-    def __init__(self, joint: int | None = None, layout: str = "ntu25", channels: int = 3):
-        self.joint = get_layout(layout).center if joint is None else int(joint)
+    ``joint`` is a joint name of the dataset's layout or a role (``center``, the default, or ``root``).
+    """
+
+    def __init__(self, joint: str | int = "center", *, layout: str | JointLayout, channels: int = 3):
+        self.layout = get_layout(layout)
+        self.joint = self.layout.joint(joint)
         self.channels = int(channels)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -40,7 +44,7 @@ class CenterFirstFrame:
         return out
 
     def __repr__(self) -> str:
-        return f"CenterFirstFrame(joint={self.joint})"
+        return f"CenterFirstFrame(joint={self.layout.names[self.joint]!r}, layout={self.layout.name!r})"
 
 
 @register_transform("minmax_normalize")

@@ -19,10 +19,10 @@ from skelar.transforms.base import register_transform
 __all__ = ["STREAMS", "to_bone", "to_motion", "to_stream", "Bone", "Motion", "Stream"]
 
 # the one list of stream names (``data.stream``, the ``stream`` transform): name -> f(joints, layout)
-STREAMS: Registry[Callable[[np.ndarray, "str | JointLayout"], np.ndarray]] = Registry("stream")
+STREAMS: Registry[Callable[[np.ndarray, "str | JointLayout | None"], np.ndarray]] = Registry("stream")
 
 
-def to_bone(x: np.ndarray, layout: str | JointLayout = "ntu25") -> np.ndarray:
+def to_bone(x: np.ndarray, layout: str | JointLayout) -> np.ndarray:
     """``out[:, :, v] = x[:, :, v] - x[:, :, parent(v)]`` on a ``(C, T, V, M)`` array (all channels)."""
     lay = get_layout(layout)
     if x.shape[2] != lay.num_joints:
@@ -40,42 +40,48 @@ def to_motion(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_stream(x: np.ndarray, stream: str, layout: str | JointLayout = "ntu25") -> np.ndarray:
-    """One of :data:`STREAMS` computed from joint positions ``x`` ``(C, T, V, M)``."""
+def to_stream(x: np.ndarray, stream: str, layout: str | JointLayout | None = None) -> np.ndarray:
+    """One of :data:`STREAMS` computed from joint positions ``x`` ``(C, T, V, M)`` (bones need ``layout``)."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS.in_order())}")
     return STREAMS.get(stream)(x, layout)
 
 
+def _needs_layout(stream: str, layout: str | JointLayout | None) -> str | JointLayout:
+    if layout is None:
+        raise ValueError(f"the {stream} stream needs the dataset's joint layout")
+    return layout
+
+
 @STREAMS.register("joint")
-def _joint(x: np.ndarray, layout: str | JointLayout) -> np.ndarray:
+def _joint(x: np.ndarray, layout: str | JointLayout | None) -> np.ndarray:
     """The joint positions themselves."""
     return x
 
 
 @STREAMS.register("bone")
-def _bone(x: np.ndarray, layout: str | JointLayout) -> np.ndarray:
+def _bone(x: np.ndarray, layout: str | JointLayout | None) -> np.ndarray:
     """Each joint minus its parent in the layout (roots: zero)."""
-    return to_bone(x, layout)
+    return to_bone(x, _needs_layout("bone", layout))
 
 
 @STREAMS.register("motion")
-def _motion(x: np.ndarray, layout: str | JointLayout) -> np.ndarray:
+def _motion(x: np.ndarray, layout: str | JointLayout | None) -> np.ndarray:
     """Frame t+1 minus frame t (last frame zero)."""
     return to_motion(x)
 
 
 @STREAMS.register("bone_motion")
-def _bone_motion(x: np.ndarray, layout: str | JointLayout) -> np.ndarray:
+def _bone_motion(x: np.ndarray, layout: str | JointLayout | None) -> np.ndarray:
     """The motion of the bone stream."""
-    return to_motion(to_bone(x, layout))
+    return to_motion(to_bone(x, _needs_layout("bone_motion", layout)))
 
 
 @register_transform("bone")
 class Bone:
-    """Replace joint positions by bone vectors (joint minus parent) of ``layout``."""
+    """Replace joint positions by bone vectors (joint minus parent) of the dataset's ``layout``."""
 
-    def __init__(self, layout: str = "ntu25"):
+    def __init__(self, layout: str | JointLayout):
         self.layout = get_layout(layout)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -98,9 +104,9 @@ class Motion:
 
 @register_transform("stream")
 class Stream:
-    """Select an input stream by name: one of :data:`STREAMS` (``joint``, ``bone``, ``motion``, ``bone_motion``, ...)."""
+    """Select an input stream by name: one of :data:`STREAMS` (``joint``, ``bone``, ``motion``, ``bone_motion``, ...; bones of the dataset's layout)."""
 
-    def __init__(self, stream: str = "joint", layout: str = "ntu25"):
+    def __init__(self, stream: str = "joint", *, layout: str | JointLayout):
         if stream not in STREAMS:
             raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS.in_order())}")
         self.stream = stream
