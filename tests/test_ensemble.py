@@ -267,3 +267,19 @@ def test_bad_ambiguous_class_fails_before_training(tmp_path):
     with pytest.raises(ValueError, match=r"^eval.ambiguous_classes\[1\]: unknown class 'actoin1'"):
         train(cfg, progress=False)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_oracle_is_reported_under_its_own_name_only(two_files, tmp_path, capsys):
+    """Any-input-right is an upper bound: 4 of 4 here, recorded as oracle_any_of_2, never as top1."""
+    from skelar.engine.ensemble import oracle_any
+
+    pa, pb = two_files[:2]
+    result = ensemble_scores([pa, pb], weights=[1.0, 0.0])  # the ensemble itself = input A: 2 of 4
+    assert oracle_any(result)["oracle_any_of_2"] == 1.0
+    report = save_ensemble(result, tmp_path / "ens", plot=False, oracle=True)
+    assert report["top1"] == 0.5 and report["oracle"]["oracle_any_of_2"] == 1.0
+    assert set(report["oracle"]) == {"oracle_any_of_2", "note"}  # no key names it an accuracy or top1
+    assert "oracle" not in save_ensemble(result, tmp_path / "ens2", plot=False)
+    assert main(["ensemble", str(pa), str(pb), "--oracle", "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert "oracle_any_of_2: 100.00%" in out and "not an accuracy" in out

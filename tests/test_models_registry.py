@@ -53,7 +53,9 @@ def test_backward_gives_finite_gradients(name):
     model = _build(name).train()
     x = _randn(model, 2, seed=1)
     target = torch.tensor([1, NUM_CLASSES - 1])
-    nn.functional.cross_entropy(_logits(model(x)), target).backward()
+    out = model(x)
+    heads = [_logits(out), *(out.get("aux_logits", {}).values() if isinstance(out, dict) else [])]  # as the engine's loss
+    sum(nn.functional.cross_entropy(h, target) for h in heads).backward()
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     no_grad = [n for n, p in params if p.grad is None]
     assert not no_grad, f"parameters without gradient: {no_grad}"

@@ -12,7 +12,7 @@ import torch
 from skelar.data import PreparedDataset, is_prepared_dir
 from skelar.engine.config import load_config
 from skelar.engine.data_setup import build_data, with_stream
-from skelar.engine.losses import build_loss, combine_losses, split_output
+from skelar.engine.losses import build_loss, combine_losses, head_losses, split_output
 from skelar.engine.model_setup import build_model, resolve_model_kwargs
 from skelar.engine.optim import build_optimizer, build_scheduler, lr_factor
 from skelar.layouts import get_layout
@@ -71,8 +71,11 @@ def test_recipe_builds_pipelines_and_model(path):
         logits = model.eval()(torch.from_numpy(test_x))
     assert logits.shape == (2, num_classes) and torch.isfinite(logits).all()
     if cfg.loss.aux_weights:  # the auxiliary losses the model returns must match the configured weights
-        logits, aux = split_output(model.train()(torch.from_numpy(train_x)))
-        loss, parts = combine_losses(logits, aux, torch.tensor([0, 1]), build_loss(cfg.loss.name, cfg.loss.label_smoothing), cfg.loss.aux_weights)
+        out = model.train()(torch.from_numpy(train_x))
+        criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing, cfg.loss.target_on, cfg.loss.target_off)
+        logits, aux = split_output(out)
+        aux = {**aux, **head_losses(out, torch.tensor([0, 1]), criterion)}
+        loss, parts = combine_losses(logits, aux, torch.tensor([0, 1]), criterion, cfg.loss.aux_weights)
         assert torch.isfinite(loss) and set(aux) == set(cfg.loss.aux_weights)
 
 

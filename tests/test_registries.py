@@ -38,8 +38,8 @@ def test_registry_registers_looks_up_and_names_the_unknown():
 def test_every_extension_point_uses_the_registry_class():
     for reg in (MODELS, TRANSFORMS, LOSSES, OPTIMIZERS, SCHEDULERS, STREAMS):
         assert isinstance(reg, Registry) and len(reg) > 0
-    assert LOSSES.names() == ["cross_entropy", "sgn_label_smoothing"]
-    assert OPTIMIZERS.in_order() == ["adam", "adamw", "sgd"] and SCHEDULERS.names() == ["cosine", "multistep", "none"]
+    assert LOSSES.names() == ["cross_entropy", "sgn_label_smoothing", "soft_target_ce"]
+    assert OPTIMIZERS.in_order() == ["adam", "adamw", "sgd"] and SCHEDULERS.names() == ["cosine", "imdar_chained", "multistep", "none"]
     assert STREAMS.in_order() == ["joint", "bone", "motion", "bone_motion"]
 
 
@@ -47,8 +47,8 @@ BASE = {"model": {"name": "sgn"}}
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
-    ("loss", {"name": "focal"}, "loss.name: input should be 'cross_entropy' or 'sgn_label_smoothing' (got 'focal')"),
-    ("sched", {"name": "step"}, "sched.name: input should be 'multistep', 'cosine' or 'none' (got 'step')"),
+    ("loss", {"name": "focal"}, "loss.name: input should be 'cross_entropy', 'sgn_label_smoothing' or 'soft_target_ce' (got 'focal')"),
+    ("sched", {"name": "step"}, "sched.name: input should be 'multistep', 'cosine', 'none' or 'imdar_chained' (got 'step')"),
     ("optim", {"name": "rmsprop"}, "optim.name: input should be 'adam', 'adamw' or 'sgd' (got 'rmsprop')"),
 ])
 def test_config_checks_names_against_the_registries(key, value, message):
@@ -58,7 +58,7 @@ def test_config_checks_names_against_the_registries(key, value, message):
 
 
 def test_a_registered_loss_optimizer_schedule_and_stream_are_usable_by_name():
-    LOSSES.register("test_l1", lambda label_smoothing=0.0: (lambda z, y: z.abs().mean()))
+    LOSSES.register("test_l1", lambda **options: (lambda z, y: z.abs().mean()))
     OPTIMIZERS.register("test_plain_sgd", lambda params, lr, weight_decay, momentum, nesterov: torch.optim.SGD(params, lr=lr))
     SCHEDULERS.register("test_halve", lambda epoch, s: 0.5 ** epoch)
     STREAMS.register("test_double", lambda x, layout: 2 * x)

@@ -49,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (default: runs/ensemble-<time>)")
     p.add_argument("--ambiguous", nargs="+", metavar="CLASS", help="also report the accuracy on this group of classes (names or indices)")
     p.add_argument("--top-confused", type=int, default=10, metavar="N", help="most confused class pairs to report (default 10)")
+    p.add_argument("--oracle", action="store_true",
+                   help="also report oracle_any_of_N: the share of samples any one input gets right (an upper bound, not an accuracy)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     result = ensemble_scores(args.inputs, weights, args.combine)
     group = resolve_class_group(args.ambiguous, result.classes, "--ambiguous")  # before any folder is made
     out = args.out or make_run_dir("runs", "ensemble")
-    report = save_ensemble(result, out, ambiguous=group, top_confused=args.top_confused, weight_choice=choice)
+    report = save_ensemble(result, out, ambiguous=group, top_confused=args.top_confused, weight_choice=choice, oracle=args.oracle)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -93,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
         f"ensemble: top-1 {100 * report['top1']:.2f}%  top-5 {100 * report['top5']:.2f}%  "
         f"({report['num_samples']} {report['split']} samples, {report['num_classes']} classes)"
     )
+    for key, value in (report.get("oracle") or {}).items():
+        if key.startswith("oracle_any_of_"):
+            print(f"{key}: {100 * value:.2f}%  (upper bound: any one input right, chosen with the label; not an accuracy)")
     for line in summarize_ambiguity(report["ambiguity"]):
         print(line)
     print(f"report: {report['out_dir']}/report.json")

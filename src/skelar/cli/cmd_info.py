@@ -16,7 +16,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--num-classes", type=int, help="number of classes (default: the model's)")
     p.add_argument("--layout", help="joint layout: a registered name, a layout YAML file, or a dataset folder "
                                     "(prepared or plain format) whose layout to use (default: the model's)")
+    p.add_argument("--kwarg", action="append", default=[], metavar="KEY=VALUE",
+                   help="another constructor argument, value parsed as YAML (e.g. width=256); repeatable")
     p.set_defaults(func=run)
+
+
+def _kwargs(items: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--kwarg {item!r}: expected KEY=VALUE (e.g. width=256)")
+        try:
+            out[key] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ValueError(f"--kwarg {item!r}: cannot parse the value as YAML") from None
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     layout = resolve_layout_arg(args.layout).name if args.layout else None  # registered: the model finds it by name
     kwargs = {k: v for k, v in (("num_classes", args.num_classes), ("layout", layout)) if v is not None}
+    kwargs.update(_kwargs(args.kwarg))
     model = create_model(args.model, **kwargs)
     x = example_input(model, 2)
     flops, literal = count_flops(model, x), count_literal_flops(model, x)

@@ -194,6 +194,8 @@ class LossConfig(_Section):
 
     name: str = "cross_entropy"  # a name in skelar.engine.losses.LOSSES
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    target_on: float = Field(0.8, ge=0.0)  # soft_target_ce: target of the true class
+    target_off: float = Field(0.1, ge=0.0)  # soft_target_ce: target of every other class
     aux_weights: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("name")

@@ -27,7 +27,7 @@ from skelar.engine.run_dir import json_safe, write_json
 
 __all__ = [
     "SCORES_FILE", "COMBINE_MODES", "ScoreSet", "EnsembleResult", "WeightChoice",
-    "scores_path", "load_scores", "ensemble_scores", "choose_weights", "save_ensemble",
+    "scores_path", "load_scores", "ensemble_scores", "choose_weights", "save_ensemble", "oracle_any",
 ]
 
 SCORES_FILE = "test_scores.npz"
@@ -192,6 +192,20 @@ def _combine(sets: Sequence[ScoreSet], weights: list[float], combine: str) -> En
     return EnsembleResult(total, ref.labels.copy(), ref.names.copy(), ref.indices.copy(), list(ref.classes), weights, combine, list(sets), split)
 
 
+def oracle_any(result: EnsembleResult) -> dict[str, Any]:
+    """``oracle_any_of_<n>``: the share of samples that at least one of the ``n`` inputs classifies correctly.
+
+    An upper bound that needs the true label to pick the right input, not an accuracy (imdar's test
+    script reports it as one, reference-notes §4.6). Recorded under its own name, never as ``top1``.
+    """
+    ref = result.inputs[0]
+    hit = np.zeros(len(ref.labels), dtype=bool)
+    for s in result.inputs:
+        hit |= s.scores[_align(ref, s)].argmax(1) == ref.labels
+    n = len(result.inputs)
+    return {f"oracle_any_of_{n}": float(hit.mean()), "note": f"upper bound: a sample counts if any one of the {n} inputs is right (needs the label); not an accuracy"}
+
+
 def _check_combine(combine: str) -> None:
     if combine not in COMBINE_MODES:
         raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}, not {combine!r}")
@@ -270,12 +284,14 @@ def save_ensemble(
     top_confused: int = 10,
     plot: bool = True,
     weight_choice: WeightChoice | None = None,
+    oracle: bool = False,
 ) -> dict[str, Any]:
     """Write ``<split>_scores.npz``, the confusion files and ``report.json`` (as ``skelar test``); return the report.
 
     ``split`` is the inputs' common one (``val`` for ``val_scores.npz`` inputs), so validation
     ensembles are never labelled as test results. ``weight_choice`` (from :func:`choose_weights`) is
-    recorded in the report when the weights were chosen on validation scores.
+    recorded in the report when the weights were chosen on validation scores; ``oracle`` adds
+    :func:`oracle_any` under the key ``oracle``.
     """
     out = Path(out_dir)
     idx = result.indices
@@ -295,6 +311,7 @@ def save_ensemble(
             for s, wt in zip(result.inputs, result.weights)
         ],
         **({"weight_choice": weight_choice.as_dict()} if weight_choice is not None else {}),
+        **({"oracle": oracle_any(result)} if oracle else {}),
         "num_classes": len(result.classes),
         **metrics_summary(metrics, result.classes),
         "out_dir": str(out),

@@ -15,9 +15,11 @@ from torch import nn
 
 from skelar.registry import Registry
 
-__all__ = ["LOSSES", "SGNLabelSmoothingLoss", "build_loss", "split_output", "combine_losses"]
+__all__ = ["LOSSES", "SGNLabelSmoothingLoss", "SoftTargetCrossEntropy", "build_loss", "split_output", "head_losses", "combine_losses"]
 
-LOSSES: Registry[Callable[[float], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]] = Registry("loss", "losses")
+# name -> builder(**loss options) -> criterion; the options are the loss section's keys (label_smoothing,
+# target_on, target_off); a builder takes the ones it uses and ignores the rest (``**_``)
+LOSSES: Registry[Callable[..., Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]] = Registry("loss", "losses")
 
 
 class SGNLabelSmoothingLoss(nn.Module):
@@ -41,21 +43,47 @@ class SGNLabelSmoothingLoss(nn.Module):
         return -(q * logp).sum(-1).mean()
 
 
+class SoftTargetCrossEntropy(nn.Module):
+    """Cross-entropy against fixed soft targets: ``on`` for the true class, ``off`` for every other class.
+
+    The targets are not normalised (imdar's loaders use 0.8 / 0.1, which sum to 1.7 for 10 classes and
+    6.7 for 60, reference-notes §4.3); the loss is the batch mean of ``-sum(q * log_softmax(z))``.
+    """
+
+    def __init__(self, on: float = 0.8, off: float = 0.1):
+        super().__init__()
+        if on < 0 or off < 0:
+            raise ValueError(f"soft targets must be >= 0, got on={on}, off={off}")
+        self.on, self.off = float(on), float(off)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        q = torch.full_like(logits, self.off)
+        q.scatter_(-1, target.unsqueeze(-1), self.on)
+        return -(q * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+
+
 @LOSSES.register("cross_entropy")
-def _cross_entropy(label_smoothing: float = 0.0) -> nn.Module:
+def _cross_entropy(label_smoothing: float = 0.0, **_: Any) -> nn.Module:
     """PyTorch's cross-entropy, with its own ``label_smoothing`` (target ``1 - eps + eps/K``)."""
     return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
 
 
 @LOSSES.register("sgn_label_smoothing")
-def _sgn_label_smoothing(label_smoothing: float = 0.0) -> nn.Module:
+def _sgn_label_smoothing(label_smoothing: float = 0.0, **_: Any) -> nn.Module:
     """SGN's label smoothing (target ``1 - eps``, others ``eps / (K - 1)``)."""
     return SGNLabelSmoothingLoss(label_smoothing)
 
 
-def build_loss(name: str, label_smoothing: float = 0.0) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The registered loss ``name`` (``cross_entropy``, ``sgn_label_smoothing``, ...) with ``label_smoothing``."""
-    return LOSSES.get(name, "loss.name")(label_smoothing)
+@LOSSES.register("soft_target_ce")
+def _soft_target_ce(target_on: float = 0.8, target_off: float = 0.1, **_: Any) -> nn.Module:
+    """Cross-entropy against fixed un-normalised targets ``target_on`` / ``target_off`` (imdar's)."""
+    return SoftTargetCrossEntropy(target_on, target_off)
+
+
+def build_loss(name: str, label_smoothing: float = 0.0, target_on: float = 0.8, target_off: float = 0.1) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The registered loss ``name`` (``cross_entropy``, ``sgn_label_smoothing``, ``soft_target_ce``, ...)
+    built with the loss section's options."""
+    return LOSSES.get(name, "loss.name")(label_smoothing=label_smoothing, target_on=target_on, target_off=target_off)
 
 
 def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -68,6 +96,19 @@ def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             raise TypeError(f"model output 'aux_losses' must be a mapping of name -> scalar, got {type(aux).__name__}")
         return out["logits"], dict(aux)
     raise TypeError(f"a model must return a logits tensor or a dict with 'logits', got {type(out).__name__}")
+
+
+def head_losses(out: Any, target: torch.Tensor, criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The criterion on each extra classification head a model returns in ``out["aux_logits"]`` (``{name: logits}``).
+
+    Returned as auxiliary losses named ``head_<name>``, weighted by ``loss.aux_weights`` like any other.
+    """
+    heads = out.get("aux_logits") if isinstance(out, Mapping) else None
+    if not heads:
+        return {}
+    if not isinstance(heads, Mapping):
+        raise TypeError(f"model output 'aux_logits' must be a mapping of name -> logits, got {type(heads).__name__}")
+    return {f"head_{name}": criterion(logits, target) for name, logits in heads.items()}
 
 
 def combine_losses(

@@ -74,6 +74,17 @@ def _constant(epoch: int, s: Schedule) -> float:
     return 1.0
 
 
+@SCHEDULERS.register("imdar_chained")
+def _imdar_chained(epoch: int, s: Schedule) -> float:
+    """imdar's NTU rate: 1 for epochs 1-5, then 0.5, 0.25, then halved every 3 epochs from 0.125.
+
+    What imdar's training ends up with by replacing its ``StepLR`` after epochs 5 and 8
+    (reference-notes §4.5, PyTorch's chainable schedulers); ``gamma``/``milestones`` are not used.
+    """
+    e = epoch - s.warmup_epochs
+    return 1.0 if e < 5 else 0.5 ** (e - 4) if e < 7 else 0.125 * 0.5 ** ((e - 7) // 3)
+
+
 def build_optimizer(
     params: Iterable[torch.nn.Parameter],
     name: str = "adam",
@@ -100,7 +111,8 @@ def lr_factor(
 
     Warm-up as CTR-GCN: ``(epoch + 1) / warmup_epochs`` while ``epoch < warmup_epochs``; then the
     registered schedule ``name``: ``multistep`` (``gamma ** #{m <= epoch}``, as ``MultiStepLR``),
-    ``cosine`` (from 1 down to ``min_factor`` over the remaining epochs), ``none`` (constant 1), ...
+    ``cosine`` (from 1 down to ``min_factor`` over the remaining epochs), ``none`` (constant 1),
+    ``imdar_chained`` (imdar's NTU rate), ...
     """
     shape = SCHEDULERS.get(name, "sched.name")
     s = Schedule(epochs, tuple(sorted(int(m) for m in milestones)), gamma, warmup_epochs, min_factor)

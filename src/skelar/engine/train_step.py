@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from skelar.engine.losses import combine_losses, split_output
+from skelar.engine.losses import combine_losses, head_losses, split_output
 from skelar.engine.train_state import TrainState
 
 __all__ = ["StepOutput", "TrainStep"]
@@ -44,7 +44,7 @@ class TrainStep:
         return None
 
     def forward(self, net: nn.Module, x: torch.Tensor) -> Any:
-        """The model's output for ``x`` (logits, or a dict with ``logits`` and ``aux_losses``)."""
+        """The model's output for ``x`` (logits, or a dict with ``logits``, ``aux_losses`` and/or ``aux_logits``)."""
         return net(x)
 
     def backward(self, state: TrainState, loss: torch.Tensor) -> None:
@@ -57,7 +57,9 @@ class TrainStep:
 
     def __call__(self, state: TrainState, net: nn.Module, x: torch.Tensor, y: torch.Tensor, epoch: int, step: int) -> StepOutput:
         """Train on one batch (``epoch`` and ``step`` 0-based, for the divergence error); counts the step in ``state``."""
-        logits, aux = split_output(self.forward(net, x))
+        out = self.forward(net, x)
+        logits, aux = split_output(out)
+        aux = {**aux, **head_losses(out, y, self.criterion)}  # extra classification heads (``aux_logits``)
         loss, parts = combine_losses(logits, aux, y, self.criterion, self.aux_weights)
         if not torch.isfinite(loss):
             raise RuntimeError(f"training diverged: loss is {float(loss)} at epoch {epoch + 1}, step {step + 1}; lower optim.lr")

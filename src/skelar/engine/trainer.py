@@ -221,7 +221,7 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     o, s = cfg.optim, cfg.sched
     optimizer = build_optimizer(model.parameters(), o.name, o.lr, o.weight_decay, o.momentum, o.nesterov)
     scheduler = build_scheduler(optimizer, s.name, cfg.train.epochs, s.milestones, s.gamma, s.warmup_epochs, s.min_lr)
-    criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing)
+    criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing, cfg.loss.target_on, cfg.loss.target_off)
 
     step = TrainStep(criterion, cfg.loss.aux_weights)
     state = TrainState(model, optimizer, scheduler, scaler=step.new_scaler())

@@ -1,6 +1,7 @@
 """Sample transforms on canonical ``(C, T, V, M)`` arrays; build them from config with :func:`build_transforms`."""
 
 from skelar.transforms.base import Compose, build_transform, build_transforms, check_transforms, list_transforms, needs_layout, register_transform
+from skelar.transforms.descriptors import Descriptors
 from skelar.transforms.frames import DropZeroFrames, InterleavePersons
 from skelar.transforms.noise import EstimatedPoseNoise
 from skelar.transforms.geometry import CenterSequence, RandomRotation, sgn_rotation_matrix
@@ -42,4 +43,5 @@ __all__ = [
     "MinMaxNormalize",
     "UclaViewAugment",
     "EstimatedPoseNoise",
+    "Descriptors",
 ]

@@ -25,7 +25,7 @@ from skelar.video.windows import Window, classify_windows, track_windows
 
 __all__ = ["DEFAULT_WEIGHTS", "predict_video"]
 
-DEFAULT_WEIGHTS = ("sgn", "nwucla")
+DEFAULT_WEIGHTS = ("sgn", "nwucla-video")
 
 
 def _layout_of(lm: LoadedModel) -> str:
