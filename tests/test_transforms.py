@@ -112,14 +112,15 @@ def _build_for_contract(name: str):
 
 @pytest.mark.parametrize("name", _builtin_transforms())
 def test_transform_contract(name):
-    """Shape ``(C, T', V, M')`` with the joints kept, float32 kept, same output for the same seed, finite values."""
+    """A 4-D float32 array (``(C, T', V, M')``, or a model's own view such as descriptor images), the same
+    output for the same seed, finite values, the input untouched."""
     t = _build_for_contract(name)
     x = _contract_sample()
     before = x.copy()
     a = t(x, np.random.default_rng(7))
     b = t(_contract_sample(), np.random.default_rng(7))
     assert isinstance(a, np.ndarray) and a.ndim == 4, f"{name}: output {type(a).__name__} of shape {getattr(a, 'shape', None)}"
-    assert a.shape[2] == x.shape[2] and a.shape[0] == x.shape[0] and a.shape[1] >= 1 and a.shape[3] >= 1
+    assert min(a.shape) >= 1, f"{name}: empty output {a.shape}"
     assert a.dtype == np.float32, f"{name}: dtype {a.dtype}"
     np.testing.assert_array_equal(a, b, err_msg=f"{name}: not deterministic for a seed")
     assert np.isfinite(a).all(), f"{name}: NaN or inf in the output"
