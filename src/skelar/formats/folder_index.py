@@ -85,7 +85,10 @@ def read_index(path: Path, root: Path, label_pattern: re.Pattern | None) -> list
         if not row or all(not c.strip() for c in row):
             continue
         where = f"{path}:{lineno}"
-        get = lambda k: row[col[k]].strip() if k in col and col[k] < len(row) else ""  # noqa: E731
+
+        def get(key: str, row: list[str] = row) -> str:
+            return row[col[key]].strip() if key in col and col[key] < len(row) else ""
+
         name, file = get("name"), get("file")
         p = root / file if file else _find_file(root, name, where)
         if p.suffix not in _EXTS:
