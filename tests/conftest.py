@@ -1,4 +1,5 @@
-"""Shared test fixtures: locating ../shared (real data and parity fixtures) and skipping without it."""
+"""Shared test fixtures: locating ../shared (real data and parity fixtures); skipping without it locally,
+failing without it under CI (env ``CI`` set), so that a CI job missing the fixtures cannot pass silently."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SKELAR_SHARED", REPO.parent / "shared"))
 
 
+def in_ci() -> bool:
+    """Whether the tests run under CI (env ``CI`` set to anything but empty, ``0`` or ``false``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
 def shared_path(*parts: str) -> Path:
-    """Path under ../shared; skips the calling test with a clear reason when it is absent."""
+    """Path under ../shared; skips the calling test with a clear reason when it is absent, or fails it
+    under CI (:func:`in_ci`)."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"needs {p} (the project's shared data/fixtures folder beside the repo; set SKELAR_SHARED to relocate)")
+        why = f"needs {p} (the project's shared data/fixtures folder beside the repo; set SKELAR_SHARED to relocate)"
+        if in_ci():
+            pytest.fail(f"{why}; CI is set, so a missing fixture is a failure", pytrace=False)
+        pytest.skip(why)
     return p
 
 

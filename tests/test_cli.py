@@ -148,6 +148,12 @@ def test_cli_train_test_predict_export(sgn_run, capsys, tmp_path):
     assert main(["predict", "--checkpoint", str(ckpt), str(tmp_path / "bad.npy")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.npy: shape (5, 7) is neither" in err
+    np.save(tmp_path / "empty.npy", np.zeros((3, 0, 25, 1), np.float32))  # a zero-length sequence gets no prediction
+    assert main(["predict", "--checkpoint", str(ckpt), str(tmp_path / "empty.npy")]) == 2
+    assert "empty.npy (empty): the sequence has 0 frames; there is nothing to predict" in capsys.readouterr().err
+    np.save(tmp_path / "complex.npy", ds[0].astype(np.complex64) * 1j)  # never cast silently (imaginary part lost)
+    assert main(["predict", "--checkpoint", str(ckpt), str(tmp_path / "complex.npy")]) == 2
+    assert "complex.npy: array dtype complex64 is not real-valued" in capsys.readouterr().err
 
     # export --format weights: the card's training command is the one the run recorded
     assert main(["export", "--checkpoint", str(run_dir), "--format", "weights", "--out", str(tmp_path / "w" / "sgn-cli.pt")]) == 0

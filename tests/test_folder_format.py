@@ -178,13 +178,19 @@ def test_sample_and_split_errors(tmp_path):
     np.save(src / "kick" / "kick_P01_R0.npy", np.zeros((10, 4, 3), np.float32))
     with pytest.raises(ValueError, match=r"kick_P01_R0\.npy: sample shape .* does not match 3 channels x 5 joints"):
         prepare_folder(src, tmp_path / "o3")
+    np.save(src / "kick" / "kick_P01_R0.npy", np.zeros((10, 5, 3), np.complex128))
+    with pytest.raises(ValueError, match=r"kick_P01_R0\.npy: array dtype complex128 is not real-valued"):
+        prepare_folder(src, tmp_path / "o3")
+    np.save(src / "kick" / "kick_P01_R0.npy", np.full((10, 5, 3), 1e300))
+    with pytest.raises(ValueError, match=r"kick_P01_R0\.npy: contains values beyond the float32 range"):
+        prepare_folder(src, tmp_path / "o3")
     np.save(src / "kick" / "kick_P01_R0.npy", np.zeros((10, 5, 3), np.float32))
     spec = (src / "dataset.yaml").read_text()
     (src / "dataset.yaml").write_text(spec + "splits:\n  s: {train: [wave_P01_R0, nobody], test: [kick_P01_R0]}\n")
     with pytest.raises(ValueError, match=r"dataset\.yaml: key 'splits\.s\.train': unknown sample name 'nobody'"):
         prepare_folder(src, tmp_path / "o4")
     (src / "dataset.yaml").write_text(spec + "splits:\n  s: {train: {subject: [1]}, test: {class: [wave]}}\n")
-    with pytest.raises(ValueError, match=r"dataset\.yaml: protocol 's': parts 'train' and 'test' share samples"):
+    with pytest.raises(ValueError, match=r"dataset\.yaml: protocol 's': parts 'train' and 'test' share 2 sample"):
         prepare_folder(src, tmp_path / "o5")
     (src / "dataset.yaml").write_text(spec + "splits:\n  s: {train: {colour: [1]}, test: [kick_P01_R0]}\n")
     with pytest.raises(ValueError, match=r"dataset\.yaml: key 'splits\.s\.train\.colour': rules can select by class or subject"):

@@ -252,15 +252,20 @@ def test_decimal_table_rejects_what_float_rejects(tokens):
 # -- fuzz: mutated files raise NtuSkeletonError or parse consistently ----------------------------
 
 def _base_files(shared) -> list[bytes]:
+    """Small valid seeds: two frames with bodies, then either an empty last frame or none (so the last
+    frame has bodies, and truncations reach the end-of-file checks inside a body's joints)."""
     out = []
     for path in (shared("data", "ntu-samples", "skeletons", "S001C001P001R001A005.skeleton"),
                  shared("data", "ntu-synthetic", "S013C001P018R001A059.skeleton")):
         ske = read_ntu_skeleton(path)
         keep = ske.frame_index < 2
-        small = NtuSkeleton(path="", num_frames=3, body_counts=np.append(ske.body_counts[:2], 0),
-                            frame_index=ske.frame_index[keep], slot=ske.slot[keep], body_id=ske.body_id[keep],
-                            body_info=ske.body_info[keep], joints=ske.joints[keep])
-        out.append(format_ntu_skeleton(small).encode())
+        for trailing in ([0], []):
+            counts = np.append(ske.body_counts[:2], trailing).astype(ske.body_counts.dtype)
+            small = NtuSkeleton(path="", num_frames=len(counts), body_counts=counts,
+                                frame_index=ske.frame_index[keep], slot=ske.slot[keep], body_id=ske.body_id[keep],
+                                body_info=ske.body_info[keep], joints=ske.joints[keep])
+            out.append(format_ntu_skeleton(small).encode())
+    assert any(b.rstrip(b"\n").split(b"\n")[-1].count(b" ") == 11 for b in out)  # a seed ends in a joint line
     return out
 
 

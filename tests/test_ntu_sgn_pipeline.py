@@ -204,7 +204,7 @@ def test_motions_equal_numpy_variance_bit_for_bit():
 
 def _sample_cases(shared) -> list[tuple[str, NtuSkeleton]]:
     cases = [(p.stem, read_ntu_skeleton(p, fields=("x", "y", "z")))
-             for p in sorted((SHARED / "data" / "ntu-samples" / "skeletons").glob("*.skeleton"))
+             for p in sorted(shared("data", "ntu-samples", "skeletons").glob("*.skeleton"))
              + sorted(shared("data", "ntu-synthetic").glob("*.skeleton"))]
     rng = np.random.default_rng(3)
     body = [rng.normal(size=(25, 3)).astype(np.float32) for _ in range(14)]

@@ -132,6 +132,19 @@ def test_broken_and_misnamed_files(exported, tmp_path, monkeypatch, caplog):
         create_model("impsgn", weights="tiny")
 
 
+def test_unreadable_file_shadowing_another_is_reported(exported, tmp_path, monkeypatch, caplog):
+    """An unreadable file that hides a good one of the same name later in the search path: warn, naming both."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (first / "sgn-tiny.pt").write_bytes(b"truncated")
+    (second / "sgn-tiny.pt").write_bytes((exported / "sgn-tiny.pt").read_bytes())
+    monkeypatch.setenv(WEIGHTS_ENV, f"{first}{__import__('os').pathsep}{second}")
+    assert not [w for w in list_pretrained() if w.tag == "tiny"]
+    assert f"{first / 'sgn-tiny.pt'}: not a readable checkpoint" in caplog.text
+    assert f"it hides {second / 'sgn-tiny.pt'} of the same name" in caplog.text
+
+
 def test_export_errors(tiny_run, tmp_path, capsys):
     _, _, run_dir, report = tiny_run
     assert main(["export", "--checkpoint", str(run_dir), "--out", str(tmp_path / "ctrgcn-tiny.pt")]) == 2

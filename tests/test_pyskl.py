@@ -127,3 +127,78 @@ def test_split_names():
     assert split_name_to_part("val") == ("default", "test")
     with pytest.raises(ValueError, match="cannot tell train from test"):
         split_name_to_part("everything")
+
+
+# -- hostile sizes and bad values (issue 14, items 3, 9, 10) --------------------------------------
+
+class _Alloc:
+    """A pickle that asks a safe builtin (or NumPy's reconstruction) to allocate a huge object."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return (self.fn, self.args)
+
+
+@pytest.mark.parametrize("payload", [
+    _Alloc(bytes, 10**10), _Alloc(bytearray, 10**10), _Alloc(list, range(10**10)), _Alloc(set, range(10**10)),
+    _Alloc(np._core.multiarray._reconstruct, np.ndarray, (10**10,), b"b"),
+    _Alloc(np._core.multiarray._reconstruct, np.ndarray, (10,), np.dtype(("f4", (10**8,)))),
+], ids=["bytes", "bytearray", "list-range", "set-range", "reconstruct", "reconstruct-subarray"])
+def test_restricted_unpickler_bounds_sizes_by_the_file(payload):
+    for proto in (3, 4):  # (protocol 2 names range 'xrange', refused as an unknown global)
+        with pytest.raises(pickle.UnpicklingError, match="refusing .* of size .*larger than the file"):
+            restricted_loads(pickle.dumps({"annotations": [payload]}, protocol=proto))
+
+
+def _one(tmp_path, **ann) -> "os.PathLike":
+    a = {"frame_dir": "clip0", "label": 0, "keypoint": np.zeros((1, 5, 25, 3), np.float32), **ann}
+    p = tmp_path / "one.pkl"
+    p.write_bytes(pickle.dumps({"split": {}, "annotations": [a]}))
+    return p
+
+
+def test_huge_label_is_refused_before_allocating(tmp_path):
+    p = _one(tmp_path, label=10**9)
+    with pytest.raises(ValueError, match=r"one\.pkl: annotations\[0\] \(clip0\): key 'label' is 1000000000, beyond"):
+        load_pyskl(p, trust_pickle=True)
+    assert main(["prepare", "pyskl", "--src", str(p), "--out", str(tmp_path / "out"), "--layout", "ntu25", "--trust-pickle"]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value,what", [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (-np.inf, "NaN or infinite"),
+                                        (1e300, "values beyond the float32 range")])
+@pytest.mark.parametrize("key", ["keypoint", "keypoint_score"])
+def test_non_finite_keypoints_are_refused(tmp_path, key, value, what):
+    kp = np.zeros((1, 5, 17, 2), np.float64)
+    score = np.ones((1, 5, 17), np.float64)
+    (kp if key == "keypoint" else score)[0, 3, 2, ...] = value
+    p = _one(tmp_path, keypoint=kp, keypoint_score=score)
+    with pytest.raises(ValueError, match=rf"one\.pkl: annotations\[0\] \(clip0\): key '{key}' contains {what}"):
+        load_pyskl(p, trust_pickle=True)
+
+
+def test_complex_keypoints_are_refused(tmp_path):
+    p = _one(tmp_path, keypoint=np.zeros((1, 5, 25, 3), np.complex64))
+    with pytest.raises(ValueError, match=r"one\.pkl: .*key 'keypoint' must hold real numbers, got dtype complex64"):
+        load_pyskl(p, trust_pickle=True)
+
+
+@pytest.mark.parametrize("img", [("tall", 10), (0, 5), 7, (1,)])
+def test_bad_img_shape_names_the_file(tmp_path, img):
+    p = _one(tmp_path, img_shape=img)
+    with pytest.raises(ValueError, match=r"one\.pkl: annotations\[0\] \(clip0\): key 'img_shape' must be \(height, width\)"):
+        load_pyskl(p, trust_pickle=True)
+
+
+def test_overlapping_splits_name_the_file_and_keys(tmp_path):
+    path, anns, split = _ntu_like(tmp_path)
+    split["xsub_val"] = split["xsub_val"] + split["xsub_train"][:1]
+    save_pyskl(path, anns, split)
+    with pytest.raises(ValueError, match=r"ntu_like\.pkl: protocol 'xsub': split keys 'xsub_train' and 'xsub_val' share 1 sample"):
+        prepare_pyskl(path, tmp_path / "prep", layout="ntu25", trust_pickle=True)
+    split["weird"] = split.pop("xsub_val")
+    save_pyskl(path, anns, split)
+    with pytest.raises(ValueError, match=r"ntu_like\.pkl: split 'weird': cannot tell train from test"):
+        prepare_pyskl(path, tmp_path / "prep", layout="ntu25", trust_pickle=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from skelar.formats.ucla import UCLA_CLASSES, parse_ucla_name, read_ucla_json
+from skelar.data import PreparedDataset
 from skelar.preprocess.ucla import prepare_ucla
 
 
@@ -21,7 +22,10 @@ def test_names_and_classes():
 
 
 def _write(path, doc):
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    if isinstance(doc, bytes):
+        path.write_bytes(doc)
+    else:
+        path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
     return path
 
 
@@ -37,6 +41,8 @@ def test_malformed_files_name_file_and_key(tmp_path):
         ({**good, "skeletons": []}, r"a01_s01_e00_v01\.json: key 'skeletons' must have shape"),
         ({**good, "label": 4}, r"a01_s01_e00_v01\.json: key 'label' is 4 but the name's action a01 means label 1"),
         ([1, 2], r"a01_s01_e00_v01\.json: expected a JSON object"),
+        ('{"skeletons": "caf\xe9"}'.encode("latin-1"), r"a01_s01_e00_v01\.json: not UTF-8 text \(byte 18"),
+        ('{"skeletons": ' + "[" * 100000 + "]" * 100000 + "}", r"a01_s01_e00_v01\.json: JSON nested too deeply"),
     ]
     for doc, pattern in cases:
         with pytest.raises(ValueError, match=pattern):
@@ -85,9 +91,32 @@ def test_prepare_errors(tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     _write(bad / "a01_s01_e00_v01.json", '{"skeletons": ')
-    with pytest.raises(ValueError, match=r"bad/a01_s01_e00_v01\.json: invalid JSON"):
+    with pytest.raises(ValueError, match=r"bad: none of the 1 files is a usable sequence, e\.g\. .*bad/a01_s01_e00_v01\.json: invalid JSON"):
         prepare_ucla(bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no temporary left
+
+
+def test_prepare_reports_bad_files_and_keeps_the_good_ones(tmp_path, capsys):
+    """Like NTU preparation: unreadable files are listed in prepare_report.json, the others prepared."""
+    from skelar.cli.main import main
+
+    src = tmp_path / "all_sqe"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a01_s01_e00_v01", "a01_s02_e00_v02", "a02_s03_e00_v03", "a02_s04_e00_v03"):
+        _write(src / f"{name}.json", {"file_name": name, "skeletons": rng.normal(size=(4, 20, 3)).tolist()})
+    _write(src / "a01_s05_e00_v01.json", b'{"skeletons": "\xff"}')
+    _write(src / "a02_s06_e00_v02.json", '{"skeletons": [[[1, 2]]]}')
+    assert main(["prepare", "ucla", "--src", str(src), "--out", str(tmp_path / "out"), "--val-fraction", "0"]) == 0
+    assert "2 unreadable file(s) skipped" in capsys.readouterr().out
+    ds = PreparedDataset(tmp_path / "out")
+    assert sorted(ds.names) == ["a01_s01_e00_v01", "a01_s02_e00_v02", "a02_s03_e00_v03", "a02_s04_e00_v03"]
+    report = json.loads((tmp_path / "out" / "prepare_report.json").read_text())
+    assert report["files_found"] == 6 and report["samples_written"] == 4
+    bad = report["failed"]["malformed"]
+    assert sorted(bad) == ["a01_s05_e00_v01", "a02_s06_e00_v02"]
+    assert "a01_s05_e00_v01.json: not UTF-8" in bad["a01_s05_e00_v01"] and "key 'skeletons' must have shape" in bad["a02_s06_e00_v02"]
 
 
 def test_prepare_ucla_cli_on_a_subset(shared, tmp_path, capsys):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from skelar.cli.weights_args import add_import_argument, import_plugins
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``skelar export`` to the command's sub-parsers."""
@@ -16,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "metrics, commands), loadable as create_model(model, weights=tag); a <model>-<tag>.json card is written beside it.",
     )
     p.add_argument("--checkpoint", required=True, help="a skelar checkpoint or a run directory")
+    add_import_argument(p)
     p.add_argument("--out", required=True, help="output path: model.onnx, or <model>-<tag>.pt for --format weights")
     p.add_argument("--format", choices=["onnx", "weights"], help="default: weights when OUT ends in .pt, else onnx")
     p.add_argument("--opset", type=int, help="onnx: ONNX opset (default: the exporter's)")
@@ -37,6 +40,7 @@ def _export_command(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``skelar export`` with the parsed ``args``; returns the exit code."""
+    import_plugins(args)
     fmt = args.format or ("weights" if str(args.out).endswith(".pt") else "onnx")
     if fmt == "weights":
         if args.opset is not None or args.no_verify:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from skelar.cli.predict_video import add_video_arguments, run_video
-from skelar.cli.weights_args import add_checkpoint_arguments, resolve_checkpoint
+from skelar.cli.weights_args import add_checkpoint_arguments, import_plugins, resolve_checkpoint
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from skelar.engine.config import load_config
     from skelar.engine.inference import predict
 
+    import_plugins(args)
     config = load_config(args.config) if args.config else None
     rows = predict(resolve_checkpoint(args), args.inputs, top_k=args.top_k, clips=args.clips, device=args.device, progress=not args.quiet, config=config,
                    axes=args.axes)

@@ -8,6 +8,7 @@ command line is parsed); the work itself happens in the library.
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Callable, NamedTuple
 
 from skelar.registry import Registry
@@ -99,7 +100,10 @@ def _ucla_run(args: argparse.Namespace) -> int:
 
     ds = prepare_ucla(args.src, args.out, val_fraction=args.val_fraction, seed=args.seed, overwrite=args.overwrite)
     sizes = ", ".join(f"{p} {len(ds.split('xview', p))}" for p in ("train", "val", "test") if ds.has_split("xview", p))
-    print(f"{args.out}: {len(ds)} NW-UCLA sequences (xview: {sizes})")
+    report = json.loads((ds.root / "prepare_report.json").read_text())
+    failed = sum(len(v) for v in report["failed"].values())
+    skipped = f"; {failed} unreadable file(s) skipped, listed in {ds.root / 'prepare_report.json'}" if failed else ""
+    print(f"{args.out}: {len(ds)} NW-UCLA sequences (xview: {sizes}){skipped}")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from skelar.cli.weights_args import add_checkpoint_arguments, resolve_checkpoint
+from skelar.cli.weights_args import add_checkpoint_arguments, import_plugins, resolve_checkpoint
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from skelar.engine.confusions import summarize_ambiguity
     from skelar.engine.inference import evaluate_checkpoint
 
+    import_plugins(args)
     if args.overrides and not args.config:
         raise ValueError("--set needs -c CONFIG")
     config = load_config(args.config, args.overrides) if args.config else None

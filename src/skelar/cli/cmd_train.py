@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from skelar.cli.weights_args import add_import_argument, import_plugins
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``skelar train`` to the command's sub-parsers."""
@@ -18,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN_DIR_OR_LAST_PT", help="continue an interrupted run exactly (uses the run's config.yaml)")
     p.add_argument("--run-dir", help="run directory (default: OUTPUT_DIR/NAME-YYYYmmdd-HHMMSS)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_import_argument(p)
     p.set_defaults(func=run)
 
 
@@ -28,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from skelar.engine.config import load_config
     from skelar.engine.trainer import resume_config, train
 
+    import_plugins(args)
     command = shlex.join(getattr(args, "command_line", ["skelar", "train"]))
     if args.resume:
         if args.config:

@@ -83,14 +83,41 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug or os.environ.get("SKELAR_DEBUG"):
         return int(args.func(args) or 0)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at interpreter exit, so that a closed stdout is caught below
+        return code
     except KeyboardInterrupt:
         print("skelar: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, RuntimeError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"skelar: error: {' '.join(str(msg).split())}", file=sys.stderr)
+    except BrokenPipeError:  # the reader of stdout went away (e.g. `| head`): stop quietly
+        _silence_stdout()
+        return 141  # the shell's status for a process ended by SIGPIPE
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError, MemoryError, ImportError) as e:
+        print(f"skelar: error: {' '.join(error_line(e).split())}", file=sys.stderr)
         return 2
+
+
+def error_line(e: BaseException) -> str:
+    """The one line a user error gets: for OS errors the path and the cause, never a traceback."""
+    if isinstance(e, KeyError):
+        return str(e.args[0]) if e.args else "KeyError"
+    if isinstance(e, ModuleNotFoundError):
+        return f"module {e.name!r} is not installed ({e}); install it, or check the module names given to --import / imports"
+    if isinstance(e, MemoryError):
+        return f"out of memory{f' ({e})' if str(e) else ''}; use smaller batches or inputs, or a machine with more memory"
+    if isinstance(e, OSError) and e.strerror:  # raised by the system (skelar's own OS errors carry a message)
+        where = ", ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        return f"{where}: {e.strerror}" if where else e.strerror
+    return str(e) or type(e).__name__
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

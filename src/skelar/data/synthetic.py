@@ -321,7 +321,8 @@ def write_synthetic_dataset(
     )
     labels, subjects, views = [], [], []
     with writer:
-        for data, meta in tqdm(iter_synthetic(spec), total=spec.num_samples, desc="synthetic", unit="sample", disable=not progress):
+        for data, meta in tqdm(iter_synthetic(spec), total=spec.num_samples, desc="synthetic", unit="sample",
+                               disable=None if progress else True):  # None: shown on a terminal only
             writer.add(data, meta)
             labels.append(meta.label)
             subjects.append(meta.subject)

@@ -6,53 +6,50 @@ checkpoint API to engine code and users.
 
 from __future__ import annotations
 
-import importlib
-import logging
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
-from skelar.models.registry import model_from_record
+from skelar.models.registry import list_models, model_from_record
 from skelar.store.checkpoint import CHECKPOINT_FORMAT, ensure_layout, load_checkpoint, read_metadata, save_checkpoint, to_plain
 
-log = logging.getLogger("skelar.checkpoint")
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "read_metadata", "model_from_checkpoint", "to_plain",
+           "recorded_plugins", "missing_plugins_hint"]
 
-__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "read_metadata", "model_from_checkpoint", "to_plain"]
+
+def recorded_plugins(meta: Mapping[str, Any]) -> list[str]:
+    """The plug-in modules a checkpoint records (its training config's ``imports``); never imported here."""
+    mods = (meta.get("config") or {}).get("imports") or []
+    return [str(m) for m in mods] if isinstance(mods, list) else []
 
 
-def _import_recorded_modules(meta: Mapping[str, Any]) -> list[str]:
-    """Import the run config's ``imports`` (custom models); returns the ones that cannot be imported here.
-
-    A missing module is only a warning: the joint layout is recorded in the checkpoint itself, so a module
-    that merely registered a layout is not needed; a model it registered is reported when it is built.
-    """
-    missing = []
-    for module in (meta.get("config") or {}).get("imports", []) or []:
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            log.warning("the run imported %r, which cannot be imported here (%s); continuing without it", module, e)
-            missing.append(str(module))
-    return missing
+def missing_plugins_hint(meta: Mapping[str, Any]) -> str:
+    """What to pass when something a checkpoint names is not registered: its recorded plug-ins not yet imported."""
+    missing = [m for m in recorded_plugins(meta) if m not in sys.modules]
+    if not missing:
+        return ""
+    flags = " ".join(f"--import {m}" for m in missing)
+    return (f"; the checkpoint records the plug-in module(s) {', '.join(missing)}, which skelar never imports on a "
+            f"checkpoint's word: pass {flags} (in Python, import them first)")
 
 
 def model_from_checkpoint(path_or_ckpt: str | Path | Mapping[str, Any], map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model recorded in a checkpoint's metadata, load its weights, return ``(model.eval(), ckpt)``.
 
-    The modules listed in the recorded config's ``imports`` are imported first (they register custom models).
+    A checkpoint never causes an import: a model from a plug-in module must be registered before (the CLI's
+    ``--import MODULE``); otherwise a one-line error names the model and the modules the checkpoint records.
     """
     ckpt = dict(path_or_ckpt) if isinstance(path_or_ckpt, Mapping) else load_checkpoint(path_or_ckpt, map_location)
     meta = ckpt["metadata"]
-    if "name" not in (meta.get("model") or {}):
-        raise ValueError(f"{ckpt.get('path', 'checkpoint')}: metadata does not name the model")
     where = str(ckpt.get("path", "checkpoint"))
-    missing = _import_recorded_modules(meta)
+    name = (meta.get("model") or {}).get("name")
+    if not name:
+        raise ValueError(f"{where}: metadata does not name the model")
+    if name not in list_models():
+        raise ValueError(f"{where}: model {name!r} is not registered{missing_plugins_hint(meta) or ' (see `skelar models`)'}")
     ensure_layout(meta, f"{where}: metadata layout")
-    try:
-        model = model_from_record(meta["model"], ckpt["model"], where)
-    except KeyError as e:  # an unknown model: most likely registered by a module that is not importable here
-        hint = f" (the run imported {', '.join(missing)}, which cannot be imported here)" if missing else ""
-        raise ValueError(f"{where}: {e.args[0] if e.args else e}{hint}") from None
+    model = model_from_record(meta["model"], ckpt["model"], where)
     return model.to(map_location).eval(), ckpt

@@ -16,6 +16,9 @@ from typing import Any, Literal, Mapping, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from skelar.store.atomic import write_text_atomic
+from skelar.store.names import check_path_name
+
 __all__ = [
     "ConfigError",
     "Config",
@@ -29,6 +32,7 @@ __all__ = [
     "EvalConfig",
     "load_config",
     "config_from_dict",
+    "import_plugins",
     "apply_overrides",
     "parse_override",
     "save_config",
@@ -241,6 +245,11 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return None if v is None else check_path_name(v, "name")
+
     @field_validator("device")
     @classmethod
     def _device(cls, v: str) -> str:
@@ -373,23 +382,32 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 
 def _run_imports(modules: Any) -> None:
-    """Import user modules that register models/transforms (the ``imports`` key)."""
+    """Import user modules that register models/transforms (the ``imports`` key of a config the user gave)."""
     if modules is None:
         return
     if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
         raise ConfigError(f"imports: expected a list of module names (got {_short(modules)})")
+    import_plugins(modules, "imports[{i}]")
+
+
+def import_plugins(modules: Sequence[str], where: str = "--import") -> None:
+    """Import plug-in modules the user named (config ``imports``, CLI ``--import``); ``where`` may hold
+    ``{i}`` (the position) and names the source in the one-line error."""
     for i, name in enumerate(modules):
         try:
             importlib.import_module(name)
         except ImportError as e:
-            raise ConfigError(f"imports[{i}]: cannot import {name!r}: {e}") from None
+            raise ConfigError(f"{where.format(i=i)}: cannot import {name!r}: {e}") from None
 
 
-def config_from_dict(data: Mapping[str, Any]) -> Config:
-    """Validate a plain mapping into a :class:`Config` (one-line :class:`ConfigError` on failure)."""
+def config_from_dict(data: Mapping[str, Any], run_imports: bool = True) -> Config:
+    """Validate a plain mapping into a :class:`Config` (one-line :class:`ConfigError` on failure).
+
+    ``run_imports=False`` for a config read from a checkpoint: its ``imports`` are kept, not imported."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"the config must be a mapping, got {type(data).__name__}")
-    _run_imports(data.get("imports"))
+    if run_imports:
+        _run_imports(data.get("imports"))
     try:
         return Config.model_validate(dict(data))
     except ValidationError as e:
@@ -413,4 +431,4 @@ def save_config(cfg: Config, path: str | Path) -> None:
     """Write the fully resolved config as YAML."""
     text = "# fully resolved skelar config (defaults and overrides applied)\n"
     text += yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
-    Path(path).write_text(text)
+    write_text_atomic(path, text)

@@ -13,7 +13,6 @@ never on the test set.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +23,7 @@ from skelar.engine.evaluate import EvalResult
 from skelar.engine.metrics import topk_accuracy
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import json_safe, write_json
+from skelar.store.npy import load_npz
 
 __all__ = [
     "SCORES_FILE", "COMBINE_MODES", "ScoreSet", "EnsembleResult", "WeightChoice",
@@ -101,10 +101,11 @@ def load_scores(path: str | Path) -> ScoreSet:
     """Read and check a scores file (see :func:`scores_path`); every problem is a one-line error naming it."""
     f = scores_path(path)
     try:
-        with np.load(f, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{f}: not a readable .npz scores file ({' '.join(str(e).split())})") from None
+        arrays = load_npz(f)
+    except OSError as e:
+        raise ValueError(f"{f}: not a readable .npz scores file ({e.strerror or e})") from None
+    except ValueError as e:
+        raise ValueError(f"not a readable .npz scores file: {e}") from None
     missing = [k for k in ("scores", "labels", "names") if k not in arrays]
     if missing:
         raise ValueError(f"{f}: missing array(s) {', '.join(missing)} (scores files come from `skelar train` / `skelar test`)")

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from skelar.data import PreparedDataset, SkeletonDataset, is_prepared_dir
-from skelar.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from skelar.engine.checkpoint import load_checkpoint, missing_plugins_hint, model_from_checkpoint
 from skelar.engine.config import Config, config_to_dict
 from skelar.engine.confusions import resolve_class_group
 from skelar.engine.data_setup import open_source, with_stream
@@ -27,6 +27,8 @@ from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
+from skelar.store.names import check_path_name
+from skelar.store.npy import load_npy
 from skelar.formats.axes import parse_axes, to_ctvm
 from skelar.layouts import JointLayout, adopt_layout, get_layout, layout_from_dict
 from skelar.transforms import Compose, build_transforms
@@ -73,7 +75,14 @@ def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int 
         pre = meta.get("preprocessing") or {}
         specs, default_clips, seed = pre.get("test_transforms") or [], pre.get("test_clips") or 1, meta.get("seed", 0)
         where = f"{checkpoint}: preprocessing.test_transforms"
-    transform = build_transforms(specs, where=where, layout=layout)
+    try:
+        transform = build_transforms(specs, where=where, layout=layout)
+    except (KeyError, ValueError) as e:
+        hint = missing_plugins_hint(meta) if config is None else ""
+        if not hint:
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        raise ValueError(f"{msg}{hint}") from None
     k = int(clips or default_clips)
     if k < 1:
         raise ValueError(f"--clips must be >= 1, got {k}")
@@ -163,6 +172,9 @@ def evaluate_checkpoint(
     ckpt_path = Path(lm.checkpoint["path"])
     # shipped weights (metadata "pretrained") live in the installed package: their reports go under runs/pretrained/
     home = Path(config.output_dir if config else "runs") / "pretrained" / ckpt_path.stem if "pretrained" in lm.metadata else ckpt_path.parent
+    if not out_dir:
+        check_path_name(ds.name, f"{ds.root / 'dataset.yaml'}: key 'name'")
+        check_path_name(protocol, "protocol")
     out = Path(out_dir) if out_dir else home / f"eval-{ds.name}-{protocol}-{split}"
     metrics = save_evaluation(out, result, ds.classes, ds.names, prefix=split, ambiguous=group,
                               top_confused=int(eval_cfg.get("top_confused", 10)))
@@ -200,9 +212,11 @@ def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_p
     """
     path = Path(path)
     try:
-        a = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+        a = load_npy(path)
+    except OSError as e:
+        raise ValueError(f"{path}: not a readable .npy array ({e.strerror or e})") from None
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"{path}: array dtype {a.dtype} is not real-valued (expected float or integer coordinates)")
     if axes:
         a = to_ctvm(a, parse_axes(axes, "--axes"), str(path))
         check_joint_axis(a, num_joints, layout, str(path))
@@ -221,7 +235,10 @@ def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_p
         a = np.concatenate([a, np.zeros(a.shape[:3] + (num_persons - a.shape[3],), a.dtype)], axis=3)
     if not np.isfinite(a).all():
         raise ValueError(f"{path}: contains NaN or infinite values")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{path}: contains values beyond the float32 range")
+    return a
 
 
 def _samples(inputs: Sequence[str | Path], lm: LoadedModel, axes: str | None = None):
@@ -269,6 +286,8 @@ def predict(
     out = []
     samples = tqdm(_samples(inputs, lm, axes), desc="predict", unit="sample", leave=False, disable=None if progress else True)
     for n, (src, name, x, label) in enumerate(samples):
+        if x.shape[1] == 0:
+            raise ValueError(f"{src} ({name}): the sequence has 0 frames; there is nothing to predict")
         stack = []
         for k in range(lm.clips):
             rng = np.random.default_rng([lm.seed, 0, n, k])

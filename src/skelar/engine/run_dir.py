@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from skelar.store.atomic import publish, write_text_atomic
+from skelar.store.names import check_path_name
 
 __all__ = [
     "COMMAND_FILE",
     "record_command",
     "recorded_commands",
     "make_run_dir",
+    "check_fresh_run_dir",
     "write_text_atomic",
     "write_json",
     "write_metrics",
@@ -29,9 +31,24 @@ __all__ = [
 ]
 
 
+RUN_FILES = ("config.yaml", "command.txt", "train.log", "metrics.json", "metrics.csv", "report.json", "best.pt", "last.pt")
+
+
+def check_fresh_run_dir(run_dir: str | Path) -> None:
+    """Refuse to start a new run in a folder holding an earlier run's files (finished, interrupted, or
+    crashed before its first checkpoint), which the new run would mix with its own."""
+    run_dir = Path(run_dir)
+    if (run_dir / "last.pt").exists():
+        raise FileExistsError(f"{run_dir} already holds a run (last.pt); use --resume {run_dir} or another --run-dir")
+    found = sorted(f for f in RUN_FILES if (run_dir / f).exists())
+    if found:
+        raise FileExistsError(f"{run_dir} holds files of an earlier run ({', '.join(found)}) that stopped before its "
+                              "first checkpoint; remove them or use another --run-dir")
+
+
 def make_run_dir(output_dir: str | Path, name: str) -> Path:
     """``output_dir/name-YYYYmmdd-HHMMSS`` (a numeric suffix keeps it unique); created."""
-    base = Path(output_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = Path(output_dir) / f"{check_path_name(name, 'run name')}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, i = base, 1
     while True:
         try:

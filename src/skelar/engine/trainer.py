@@ -23,7 +23,7 @@ from torch import nn
 
 import skelar
 from skelar.engine.callbacks import Checkpointer, CurvePlotter, EpochLogger, MetricsWriter, ProgressBar, StepLogger, TensorBoardLogger
-from skelar.engine.checkpoint import load_checkpoint, save_checkpoint, to_plain
+from skelar.engine.checkpoint import load_checkpoint, missing_plugins_hint, save_checkpoint, to_plain
 from skelar.engine.config import Config, config_from_dict, config_to_dict, save_config
 from skelar.engine.confusions import resolve_class_group, summarize_ambiguity
 from skelar.engine.data_setup import DataBundle, build_data
@@ -35,7 +35,7 @@ from skelar.engine.losses import build_loss
 from skelar.engine.model_setup import build_model, resolve_model_kwargs
 from skelar.engine.optim import build_optimizer, build_scheduler
 from skelar.engine.reports import metrics_summary, save_evaluation
-from skelar.engine.run_dir import log_to_file, make_run_dir, record_command, recorded_commands, write_json
+from skelar.engine.run_dir import check_fresh_run_dir, log_to_file, make_run_dir, record_command, recorded_commands, write_json
 from skelar.engine.seeding import seed_everything, set_deterministic
 from skelar.engine.train_state import TrainState
 from skelar.engine.train_step import TrainStep
@@ -138,8 +138,13 @@ def resume_config(resume: str | Path, overrides: tuple[str, ...] | list[str] = (
     if "optimizer" not in ckpt or "rng" not in ckpt:
         raise ValueError(f"--resume: {ckpt_path} holds weights only (no optimizer/RNG state); it cannot be resumed")
     cfg_file = run_dir / "config.yaml"
-    cfg = load_config(cfg_file, overrides) if cfg_file.is_file() else config_from_dict(apply_overrides(ckpt["metadata"]["config"], overrides))
-    return cfg, run_dir, ckpt
+    if cfg_file.is_file():  # the run's own config (its imports run, as when the run started)
+        return load_config(cfg_file, overrides), run_dir, ckpt
+    meta = ckpt["metadata"]
+    hint = missing_plugins_hint(meta)  # a checkpoint alone never causes an import
+    if hint:
+        raise ValueError(f"--resume: {ckpt_path} has no config.yaml beside it{hint}")
+    return config_from_dict(apply_overrides(meta["config"], overrides), run_imports=False), run_dir, ckpt
 
 
 def _select(history: list[dict[str, Any]], select: str) -> str:
@@ -170,8 +175,8 @@ def train(
         if run_dir is None:
             run_dir = make_run_dir(cfg.output_dir, cfg.run_name()) if ctx.is_main else None
         run_dir = Path(broadcast_object(str(run_dir), ctx))
-        if resume is None and (run_dir / "last.pt").exists():
-            raise FileExistsError(f"{run_dir} already holds a run (last.pt); use --resume {run_dir} or another --run-dir")
+        if resume is None:
+            check_fresh_run_dir(run_dir)
         barrier(ctx)  # every process checked before rank 0 writes anything
         if ctx.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)

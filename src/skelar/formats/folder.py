@@ -44,6 +44,8 @@ from skelar.store.prepared import META_FIELDS
 from skelar.formats.axes import parse_axes, to_ctvm
 from skelar.formats.folder_index import INDEX_PROTOCOL, RawSample, list_by_pattern, meta_value, read_index, subject_id_array
 from skelar.layouts import JointLayout, get_layout, layout_from_dict, load_layout_file
+from skelar.store.names import check_path_name
+from skelar.store.npy import load_npy
 
 __all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample", "resolve_split", "subject_ids"]
 
@@ -197,7 +199,12 @@ def load_folder_spec(root: str | os.PathLike) -> FolderSpec:
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise _err(src, "samples", f"two samples are named {dup!r} (sample names are file stems and must be unique)")
-    return FolderSpec(root, str(doc.get("name", root.name)), layout, classes, channels, axes, samples, splits, **fractions, val_by=val_by)
+    name = str(doc.get("name", root.name))
+    check_path_name(name, f"{src}: key 'name'")
+    for proto in splits:
+        check_path_name(proto, f"{src}: key 'splits.{proto}'")
+    return FolderSpec(root, name, layout, classes, channels, axes, samples, splits, **fractions, val_by=val_by)
+
 
 
 def _raw_samples(doc: dict[str, Any], root: Path, label_pattern: re.Pattern | None, src: Path) -> list[RawSample] | None:
@@ -277,22 +284,22 @@ def read_folder_sample(sample: FolderSample, spec: FolderSpec) -> np.ndarray:
     C, V = len(spec.channels), spec.layout.num_joints
     p = sample.path
     if p.suffix == ".npy":
-        try:
-            a = np.load(p, allow_pickle=False)
-        except ValueError as e:
-            raise ValueError(f"{p}: not a plain .npy array ({e})") from None
+        a = load_npy(p)
         if a.ndim != len(spec.axes):
             raise ValueError(f"{p}: array has {a.ndim} axes but 'axes' is {spec.axes!r}")
-        if not np.issubdtype(a.dtype, np.number):
-            raise ValueError(f"{p}: array dtype {a.dtype} is not numeric")
+        if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+            raise ValueError(f"{p}: array dtype {a.dtype} is not real-valued (expected float or integer coordinates)")
         a = to_ctvm(a, spec.axes, str(p))
     else:
         a = _read_csv(p, spec)
     if a.shape[0] != C or a.shape[2] != V or a.shape[1] < 1:
         raise ValueError(f"{p}: sample shape (C, T, V, M) = {a.shape} does not match {C} channels x {V} joints of layout {spec.layout.name!r}")
-    a = np.ascontiguousarray(a, dtype=np.float32)
     if not np.isfinite(a).all():
         raise ValueError(f"{p}: contains NaN or infinite values")
+    with np.errstate(over="ignore"):
+        a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{p}: contains values beyond the float32 range")
     return a
 
 

@@ -35,7 +35,10 @@ __all__ = [
     "load_pyskl",
     "save_pyskl",
     "split_name_to_part",
+    "MAX_CLASSES",
 ]
+
+MAX_CLASSES = 100_000  # a label beyond this is refused (a class list is allocated for every index below it)
 
 PICKLE_WARNING = (
     "pickle files can execute code when loaded; skelar reads them with a restricted unpickler "
@@ -53,8 +56,19 @@ _SAFE_BUILTINS = {"set", "frozenset", "list", "dict", "tuple", "bytes", "bytearr
                   "str", "bool", "slice", "range"}
 
 
+_SIZED_BUILTINS = {"bytes", "bytearray", "list", "tuple", "set", "frozenset", "dict"}
+
+
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only NumPy array reconstruction, ``numpy.dtype`` and safe builtin types."""
+    """Unpickler that resolves only NumPy array reconstruction, ``numpy.dtype`` and safe builtin types.
+
+    ``limit`` bounds every size a pickle can ask for before anything is allocated: ``bytes(N)``,
+    ``list(range(N))`` and an array shape given to NumPy's reconstruction may not exceed ``limit``
+    bytes or items (a genuine pickle holds its data, so the file's own size is a safe bound)."""
+
+    def __init__(self, file: Any, limit: int | None = None) -> None:
+        super().__init__(file)
+        self.limit = limit
 
     def find_class(self, module: str, name: str) -> Any:
         """Resolve only the NumPy and builtin names a PYSKL annotation file needs; refuse anything else."""
@@ -62,16 +76,51 @@ class RestrictedUnpickler(pickle.Unpickler):
             module = "numpy._core." + module[len("numpy.core."):]
         if module == "__builtin__":  # protocol-2 name of builtins
             module = "builtins"
-        if (module, name) in _NUMPY_GLOBALS or (module == "builtins" and name in _SAFE_BUILTINS):
-            return super().find_class(module, name)
+        allowed = (module, name) in _NUMPY_GLOBALS or (module == "builtins" and name in _SAFE_BUILTINS)
         if module == "_codecs" and name == "encode":  # bytes in protocol-2 pickles
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name} (only NumPy arrays and plain containers are allowed)")
+            allowed = True
+        if not allowed:
+            raise pickle.UnpicklingError(
+                f"refusing to load global {module}.{name}: only NumPy arrays and plain containers are allowed "
+                "(convert such objects to arrays, lists and dicts before pickling)")
+        found = super().find_class(module, name)
+        if self.limit is not None and (name in _SIZED_BUILTINS and module == "builtins" or name == "_reconstruct"):
+            return _bounded(found, f"{module}.{name}", self.limit)
+        return found
+
+
+def _size_asked(arg: Any, dtype: Any = None) -> int:
+    """The number of items (or bytes) an argument makes a constructor allocate."""
+    if isinstance(arg, bool):
+        return 0
+    if isinstance(arg, int):
+        return arg
+    if isinstance(arg, range):
+        return len(arg)
+    if isinstance(arg, tuple) and dtype is not None and all(isinstance(d, int) for d in arg):  # an array shape
+        return int(np.prod([max(d, 0) for d in arg], dtype=object)) * np.dtype(dtype).itemsize
+    return 0
+
+
+def _bounded(fn: Any, what: str, limit: int) -> Any:
+    """``fn`` refusing arguments that ask for more than ``limit`` items or bytes."""
+
+    def call(*args: Any) -> Any:
+        dtype = args[2] if what.endswith("_reconstruct") and len(args) > 2 else None
+        try:
+            asked = max([_size_asked(a, dtype) for a in args], default=0)
+        except TypeError:
+            asked = 0
+        if asked > limit:
+            raise pickle.UnpicklingError(f"refusing {what} of size {asked}: larger than the file ({limit} bytes)")
+        return fn(*args)
+
+    return call
 
 
 def restricted_loads(data: bytes) -> Any:
-    """Unpickle ``data`` with :class:`RestrictedUnpickler`."""
-    return RestrictedUnpickler(io.BytesIO(data)).load()
+    """Unpickle ``data`` with :class:`RestrictedUnpickler`, sizes bounded by ``len(data)``."""
+    return RestrictedUnpickler(io.BytesIO(data), limit=len(data)).load()
 
 
 @dataclass
@@ -111,13 +160,14 @@ def _check_annotation(a: Any, i: int, source: str) -> PysklAnnotation:
         label = int(label)
     if not isinstance(label, int) or isinstance(label, bool) or label < 0:
         raise ValueError(f"{where}: key 'label' must be a non-negative int, got {label!r}")
+    if label >= MAX_CLASSES:
+        raise ValueError(f"{where}: key 'label' is {label}, beyond the {MAX_CLASSES} classes skelar accepts (labels are 0-based class indices)")
     kp = a.get("keypoint")
     if not isinstance(kp, np.ndarray):
         raise ValueError(f"{where}: missing key 'keypoint' (an ndarray [M, T, V, C]); Kinetics-style 'raw_file' annotations are not supported")
     if kp.ndim != 4 or kp.shape[3] not in (2, 3) or min(kp.shape[:3]) < 1:
         raise ValueError(f"{where}: key 'keypoint' must have shape [M, T, V, C] with C in (2, 3), got {kp.shape}")
-    if not np.issubdtype(kp.dtype, np.number):
-        raise ValueError(f"{where}: key 'keypoint' must be numeric, got dtype {kp.dtype}")
+    _check_values(kp, "keypoint", where)
     tf = a.get("total_frames", kp.shape[1])
     if int(tf) != kp.shape[1]:
         raise ValueError(f"{where}: key 'total_frames' is {tf} but keypoint has {kp.shape[1]} frames")
@@ -126,14 +176,36 @@ def _check_annotation(a: Any, i: int, source: str) -> PysklAnnotation:
         if not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
             shape = getattr(score, "shape", type(score).__name__)
             raise ValueError(f"{where}: key 'keypoint_score' must have shape {kp.shape[:3]}, got {shape}")
-    img = a.get("img_shape")
-    img_shape = (int(img[0]), int(img[1])) if img is not None else None
+        _check_values(score, "keypoint_score", where)
     subject = a.get("subject")
     if isinstance(subject, np.integer):
         subject = int(subject)
     if subject is not None and (isinstance(subject, bool) or not isinstance(subject, (int, str))):
         raise ValueError(f"{where}: key 'subject' must be an int or a string, got {subject!r}")
-    return PysklAnnotation(name, label, kp, score, img_shape, subject)
+    return PysklAnnotation(name, label, kp, score, _img_shape(a.get("img_shape"), where), subject)
+
+
+def _check_values(a: np.ndarray, key: str, where: str) -> None:
+    """Real numbers that are finite in float32 (what they are stored as)."""
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"{where}: key {key!r} must hold real numbers, got dtype {a.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(a.astype(np.float32)).all()
+    if not finite:
+        what = "NaN or infinite values" if not np.isfinite(a).all() else "values beyond the float32 range"
+        raise ValueError(f"{where}: key {key!r} contains {what}")
+
+
+def _img_shape(img: Any, where: str) -> tuple[int, int] | None:
+    if img is None:
+        return None
+    try:
+        h, w = (int(v) for v in img)
+        if h <= 0 or w <= 0:
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{where}: key 'img_shape' must be (height, width) positive integers, got {img!r}") from None
+    return h, w
 
 
 def load_pyskl(path: str | os.PathLike, trust_pickle: bool = False) -> PysklFile:

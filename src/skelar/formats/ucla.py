@@ -26,6 +26,7 @@ __all__ = [
     "read_ucla_json",
     "list_ucla_files",
     "iter_ucla_dir",
+    "iter_ucla_results",
 ]
 
 # raw action id -> name (the dataset has no a07 or a10)
@@ -87,6 +88,10 @@ def read_ucla_json(path: str | os.PathLike) -> UclaSequence:
             doc = json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); expected a JSON file") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply (expected {{'skeletons': T x {NUM_JOINTS} x 3}})") from None
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a JSON object with key 'skeletons', got {type(doc).__name__}")
     if "skeletons" not in doc:
@@ -122,6 +127,22 @@ def list_ucla_files(src: str | os.PathLike) -> list[Path]:
 
 
 def iter_ucla_dir(src: str | os.PathLike) -> Iterator[UclaSequence]:
-    """Read every sequence of an ``all_sqe`` folder in name order."""
+    """Read every sequence of an ``all_sqe`` folder in name order (the first bad file raises)."""
     for p in list_ucla_files(src):
         yield read_ucla_json(p)
+
+
+def iter_ucla_results(src: str | os.PathLike) -> Iterator[UclaSequence | ValueError]:
+    """Every file of an ``all_sqe`` folder in name order: its sequence, or the error (naming the file)
+    that makes it unusable, so a caller can report bad files and keep the good ones. The folder is listed
+    at once (a missing or empty folder raises here, before anything is read)."""
+    files = list_ucla_files(src)
+
+    def results() -> Iterator[UclaSequence | ValueError]:
+        for p in files:
+            try:
+                yield read_ucla_json(p)
+            except ValueError as e:
+                yield e
+
+    return results()

@@ -63,14 +63,19 @@ def weights_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
     return [Path(p) for p in env.split(os.pathsep) if p] + [PACKAGE_WEIGHTS_DIR]
 
 
-def _files(weights_dir: str | os.PathLike | None) -> dict[str, Path]:
-    """``stem -> path`` of every ``.pt`` in the search folders; an earlier folder wins."""
-    found: dict[str, Path] = {}
+def _all_files(weights_dir: str | os.PathLike | None) -> dict[str, list[Path]]:
+    """``stem -> paths`` of every ``.pt`` in the search folders, in search order (the first one wins)."""
+    found: dict[str, list[Path]] = {}
     for d in weights_dirs(weights_dir):
         if d.is_dir():
             for p in sorted(d.glob("*.pt")):
-                found.setdefault(p.stem, p)
+                found.setdefault(p.stem, []).append(p)
     return found
+
+
+def _files(weights_dir: str | os.PathLike | None) -> dict[str, Path]:
+    """``stem -> path`` of every ``.pt`` in the search folders; an earlier folder wins."""
+    return {stem: paths[0] for stem, paths in _all_files(weights_dir).items()}
 
 
 def list_pretrained(model: str | None = None, weights_dir: str | os.PathLike | None = None) -> list[PretrainedWeights]:
@@ -79,11 +84,13 @@ def list_pretrained(model: str | None = None, weights_dir: str | os.PathLike | N
     Files that are unreadable or whose name does not match their metadata are skipped with a warning.
     """
     out = []
-    for stem, path in _files(weights_dir).items():
+    for stem, paths in _all_files(weights_dir).items():
+        path = paths[0]
         try:
             meta = read_metadata(path)
         except (ValueError, FileNotFoundError) as e:
-            log.warning("skipping %s", e)
+            hidden = f"; it hides {', '.join(map(str, paths[1:]))} of the same name (remove or rename it)" if len(paths) > 1 else ""
+            log.warning("skipping %s%s", e, hidden)
             continue
         name = str((meta.get("model") or {}).get("name", ""))
         info = meta.get("pretrained") or {}

@@ -25,12 +25,15 @@ __all__ = ["prepare_folder", "prepare_pyskl", "export_pyskl", "resolve_layout_ar
 log = logging.getLogger(__name__)
 
 
-def _check_parts(parts: dict[str, np.ndarray], proto: str, src: Any) -> None:
+def _check_parts(parts: dict[str, np.ndarray], proto: str, src: Any, keys: dict[str, str] | None = None) -> None:
+    """No sample in two parts of a protocol; the error names the file and the split keys."""
     names = list(parts)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            if np.intersect1d(parts[a], parts[b]).size:
-                raise ValueError(f"{src}: protocol {proto!r}: parts {a!r} and {b!r} share samples")
+            shared = np.intersect1d(parts[a], parts[b])
+            if shared.size:
+                what = f"split keys {keys[a]!r} and {keys[b]!r}" if keys else f"parts {a!r} and {b!r}"
+                raise ValueError(f"{src}: protocol {proto!r}: {what} share {shared.size} sample(s)")
 
 
 def _random_test_part(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,12 +163,13 @@ def prepare_pyskl(
         protos: dict[str, dict[str, np.ndarray]] = {}
         for key, (proto, part) in mapping.items():
             protos.setdefault(proto, {})[part] = np.asarray(sorted(index[n] for n in pf.split[key]), np.int64)
+        key_of = {target: key for key, target in mapping.items()}
         for proto, parts in protos.items():
+            _check_parts(parts, proto, src, {p: key_of[proto, p] for p in parts})
             if not {"train", "test"} <= set(parts):
                 log.warning("%s: split %r has no train/test pair; stored as given", src, proto)
             elif "val" not in parts and val_fraction:
                 parts = protocol_parts(parts["train"], parts["test"], labels, subjects, val_fraction, val_by, seed=seed, protocol=proto)
-            _check_parts(parts, proto, src)
             for part, idx in parts.items():
                 w.set_split(proto, part, idx)
     return PreparedDataset(out)
@@ -176,6 +180,11 @@ def pyskl_split_mapping(keys: list[str], src: Any = "pickle") -> dict[str, tuple
     protocol also has ``<p>_test``; ``<p>_test`` -> p/test; ``trainN``/``testN`` -> splitN; bare
     ``train``/``val``/``test`` -> protocol ``default``."""
     out: dict[str, tuple[str, str]] = {}
+    for key in keys:
+        try:
+            split_name_to_part(key)
+        except ValueError as e:
+            raise ValueError(f"{src}: {e}") from None
     for key in keys:
         proto, _ = split_name_to_part(key)
         has_test = any(split_name_to_part(k)[0] == proto and k.endswith("test") for k in keys)

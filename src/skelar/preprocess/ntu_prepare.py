@@ -38,6 +38,8 @@ from skelar.preprocess.protocol_parts import protocol_parts
 
 __all__ = ["PIPELINES", "PrepareResult", "prepare_ntu", "find_skeleton_files", "process_ntu_files"]
 
+REPORT_FILE = "prepare_report.json"
+
 log = logging.getLogger(__name__)
 
 PIPELINES: dict[str, dict[str, Any]] = {
@@ -261,6 +263,8 @@ def prepare_ntu(
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     if out.exists() and not overwrite:
+        if partial.exists() and (out / REPORT_FILE).is_file():  # killed after publishing, before cleaning up
+            shutil.rmtree(partial, ignore_errors=True)
         raise FileExistsError(f"{out} already exists (use --overwrite to replace it)")
 
     files = find_skeleton_files(src)
@@ -343,28 +347,25 @@ def prepare_ntu(
             parts = protocol_parts(train, test, labels, kf["performer"], val_fraction=val_fraction, seed=seed)
             for part, idx in parts.items():
                 writer.set_split(protocol, part, idx)
-        writer.close()
+        by_kind: dict[str, dict[str, str]] = {}
+        for name, kind, msg in problems:
+            by_kind.setdefault(kind, {})[name] = msg
+        report = {
+            "dataset": dataset,
+            "pipeline": pipeline,
+            "files_found": len(files),
+            "samples_written": len(kept),
+            "not_ntu_names": bad_names,
+            "outside_dataset": int((~inside).sum()),
+            "excluded_by_missing_list": listed_missing,
+            "no_body": sorted(by_kind.pop("no_body", {})),
+            "failed": {k: dict(sorted(v.items())) for k, v in sorted(by_kind.items())},
+        }
+        # the report is part of the published folder: one rename makes dataset and report visible together
+        writer.close(files={REPORT_FILE: json.dumps(report, indent=1) + "\n"})
     except BaseException:
         writer.abort()
         raise
-
-    by_kind: dict[str, dict[str, str]] = {}
-    for name, kind, msg in problems:
-        by_kind.setdefault(kind, {})[name] = msg
-    report = {
-        "dataset": dataset,
-        "pipeline": pipeline,
-        "files_found": len(files),
-        "samples_written": len(kept),
-        "not_ntu_names": bad_names,
-        "outside_dataset": int((~inside).sum()),
-        "excluded_by_missing_list": listed_missing,
-        "no_body": sorted(by_kind.pop("no_body", {})),
-        "failed": {k: dict(sorted(v.items())) for k, v in sorted(by_kind.items())},
-    }
-    tmp = out / "prepare_report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1) + "\n")
-    os.replace(tmp, out / "prepare_report.json")
     shutil.rmtree(partial, ignore_errors=True)
     _log_summary(report)
     return PrepareResult(out=out, num_samples=len(PreparedDataset(out)), report=report)
@@ -391,7 +392,7 @@ def _run_shards(shards, shard_path, pending, files, pipeline, workers, progress,
     if progress:  # (imported only when shown: tqdm takes a noticeable part of a short run's start-up)
         from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=done, unit="file", desc="prepare", dynamic_ncols=True)
+        bar = tqdm(total=total, initial=done, unit="file", desc="prepare", dynamic_ncols=True, disable=None)  # terminal only
     pool = None
     if workers > 1:
         import multiprocessing

@@ -13,6 +13,7 @@ from torch import nn
 import skelar
 from skelar.engine.checkpoint import model_from_checkpoint, save_checkpoint, to_plain
 from skelar.layouts import get_layout
+from skelar.store.checkpoint import torch_load_error
 from skelar.models import convert_reference_state_dict, create_model
 from skelar.models.profile import count_parameters, example_input
 
@@ -27,20 +28,10 @@ def load_reference_state_dict(path: str | Path) -> dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint of plain tensors ({_load_error(e)})") from None
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint of plain tensors ({torch_load_error(e)})") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a dict of tensors (optionally wrapped), got {type(obj).__name__}")
     return obj
-
-
-def _load_error(e: BaseException) -> str:
-    """The informative part of a ``torch.load`` error (weights-only failures bury it after boilerplate)."""
-    text = str(e).strip()
-    marker = "WeightsUnpickler error:"
-    if marker in text:
-        rest = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
-        return f"weights_only load refused: {rest[0]}" if rest else "weights_only load refused"
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def infer_num_classes(model_name: str, state_dict: dict[str, torch.Tensor], **kwargs: Any) -> int:

@@ -19,10 +19,11 @@ A checkpoint is a dict of tensors and plain Python values only::
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,9 +31,10 @@ import numpy as np
 import torch
 
 from skelar.layouts import adopt_layout, layout_from_dict
-from skelar.store.atomic import publish
+from skelar.store.atomic import naming, publish, temporary_beside
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "save_checkpoint", "load_checkpoint", "read_metadata", "ensure_layout", "to_plain"]
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "save_checkpoint", "load_checkpoint", "read_metadata", "ensure_layout", "to_plain",
+           "torch_load_error"]
 
 CHECKPOINT_FORMAT = "skelar-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -60,10 +62,13 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temporary_beside(path)  # (sweeps the temporaries a killed save of this file left)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
+        with naming(path), os.fdopen(fd, "wb") as f:
+            try:
+                torch.save(data, f)
+            except RuntimeError as e:  # torch reports a failed write as "[enforce fail at inline_container.cc ...]"
+                raise _write_error(e, path) from None
             f.flush()
             os.fsync(f.fileno())
         publish(tmp, path)
@@ -71,6 +76,23 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_error(e: RuntimeError, path: Path) -> BaseException:
+    """An OSError naming ``path`` for torch's write failure (ENOSPC when the disk is (nearly) full)."""
+    text = str(e)
+    if "inline_container" not in text and "PytorchStreamWriter" not in text:
+        return e
+    cause = e.__cause__ or e.__context__
+    if isinstance(cause, OSError) and cause.errno:
+        return OSError(cause.errno, os.strerror(cause.errno), str(path))
+    try:
+        full = shutil.disk_usage(path.parent).free < (64 << 20)
+    except OSError:
+        full = False
+    if full:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return OSError(errno.EIO, f"writing the checkpoint failed ({text.splitlines()[0][:120]})", str(path))
 
 
 def run_checkpoint(run_dir: Path) -> Path:
@@ -102,14 +124,33 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: not a readable checkpoint ({first})") from None
+        raise ValueError(f"{path}: not a readable checkpoint ({torch_load_error(e)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a skelar checkpoint (for reference weights use `skelar import-checkpoint`)")
     if "model" not in ckpt or "metadata" not in ckpt:
         raise ValueError(f"{path}: checkpoint lacks 'model' or 'metadata'")
     ckpt["path"] = str(path)
     return ckpt
+
+
+REFUSED_ADVICE = ("skelar reads checkpoints with weights_only=True: tensors and plain values only, never code; "
+                  "re-save the file as a plain state dict, e.g. torch.save(model.state_dict(), path), where it is trusted")
+
+
+def torch_load_error(e: BaseException) -> str:
+    """One line for a failed ``torch.load(weights_only=True)``: what was refused and what to do instead
+    (torch's own text advises turning ``weights_only`` off, which would let the file run code)."""
+    text = str(e).strip()
+    if not text:
+        return type(e).__name__
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    elif not text.startswith("Weights only load failed"):
+        return text.splitlines()[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = [line for line in lines if "weights_only" not in line and not line.startswith(("Weights only load failed", "Check the documentation"))]
+    what = detail[0].rstrip(".") if detail else "an object that is not a tensor or a plain value"
+    return f"refused: {what}; {REFUSED_ADVICE}"
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

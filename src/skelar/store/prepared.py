@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ import numpy as np
 import yaml
 
 from skelar.layouts import JointLayout, get_layout, layout_from_dict
+from skelar.store.atomic import naming
+from skelar.store.names import check_path_name
+from skelar.store.npy import load_npy, load_npz
 
 __all__ = ["FORMAT_VERSION", "META_FIELDS", "SampleMeta", "PreparedDataset", "PreparedWriter", "is_prepared_dir"]
 
@@ -76,15 +80,14 @@ class PreparedDataset:
         version = self.manifest.get("format_version")
         if version != FORMAT_VERSION:
             raise ValueError(f"{manifest_path}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")
-        mode = "r" if mmap else None
-        self.frames = np.load(self.root / "frames.npy", mmap_mode=mode, allow_pickle=False)
-        self.offsets = np.load(self.root / "offsets.npy", allow_pickle=False)
-        self.labels = np.load(self.root / "labels.npy", allow_pickle=False)
-        with np.load(self.root / "samples.npz", allow_pickle=False) as z:
-            self.meta = {k: z[k] for k in z.files}
-        with np.load(self.root / "splits.npz", allow_pickle=False) as z:
-            self._splits = {k: z[k] for k in z.files}
+        self.frames = load_npy(self.root / "frames.npy", mmap=mmap)
+        self.offsets = load_npy(self.root / "offsets.npy")
+        self.labels = load_npy(self.root / "labels.npy")
+        self.meta = load_npz(self.root / "samples.npz")
+        self._splits = load_npz(self.root / "splits.npz")
         n = len(self.labels)
+        if self.frames.ndim != 4 or self.offsets.ndim != 1 or self.labels.ndim != 1:
+            raise ValueError(f"{self.root}: frames.npy must be (frames, C, V, M), offsets.npy and labels.npy 1-D (corrupt dataset)")
         if len(self.offsets) != n + 1 or self.offsets[-1] != len(self.frames):
             raise ValueError(f"{self.root}: offsets.npy does not match frames.npy/labels.npy (corrupt dataset)")
         self.layout: JointLayout = layout_from_dict(self.manifest["layout"], source=str(manifest_path))
@@ -166,6 +169,39 @@ class PreparedDataset:
         }
 
 
+OWNER_FILE = ".writer"  # in a temporary folder: "<pid> <host>" of the process writing it
+
+
+def _owner_alive(tmp: Path) -> bool | None:
+    """Whether the process that made temporary folder ``tmp`` still runs (None: unknown)."""
+    try:
+        pid, host = (tmp / OWNER_FILE).read_text().split()
+        pid_n = int(pid)
+    except (OSError, ValueError):
+        return None
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid_n, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temporaries(root: str | os.PathLike) -> list[Path]:
+    """Remove the temporary folders ``.<root name>.*`` that a killed preparation of ``root`` left beside it
+    (their writing process is gone); folders of a live process, or of an unknown one, are kept."""
+    root = Path(root)
+    removed = []
+    for tmp in root.parent.glob(f".{root.name}.*"):
+        if tmp.is_dir() and (tmp / OWNER_FILE).is_file() and _owner_alive(tmp) is False:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
+
+
 class PreparedWriter:
     """Streams samples into a new prepared dataset; nothing is visible until :meth:`close`.
 
@@ -191,13 +227,19 @@ class PreparedWriter:
         self.layout = get_layout(layout)
         self.classes = [str(c) for c in classes]
         self.C, self.M = int(num_channels), int(num_persons)
-        self.name = name or self.root.name
+        self.name = check_path_name(name or self.root.name, "dataset name")
         self.preprocessing = dict(preprocessing or {})
         self.extra = dict(extra or {})
         self.overwrite = overwrite
         self.root.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temporaries(self.root)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.", dir=self.root.parent))
-        self._raw = open(self._tmp / "frames.raw", "wb")
+        try:
+            (self._tmp / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n")
+            self._raw = open(self._tmp / "frames.raw", "wb")
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         self._lengths: list[int] = []
         self._labels: list[int] = []
         self._meta: dict[str, list] = {"name": [], **{f: [] for f in META_FIELDS}}
@@ -223,7 +265,8 @@ class PreparedWriter:
             raise ValueError(f"sample {meta.name!r}: label {meta.label} outside 0..{len(self.classes) - 1}")
         if M < self.M:
             data = np.concatenate([data, np.zeros((C, T, V, self.M - M), np.float32)], axis=3)
-        self._raw.write(np.ascontiguousarray(data.transpose(1, 0, 2, 3)).tobytes())
+        with naming(self._tmp / "frames.raw"):
+            self._raw.write(np.ascontiguousarray(data.transpose(1, 0, 2, 3)).tobytes())
         self._lengths.append(T)
         self._labels.append(int(meta.label))
         self._meta["name"].append(meta.name)
@@ -233,6 +276,7 @@ class PreparedWriter:
 
     def set_split(self, protocol: str, part: str, indices: Iterable[int]) -> None:
         """Record ``indices`` as ``part`` (train/val/test) of ``protocol``."""
+        check_path_name(protocol, "protocol name")
         if part not in ("train", "val", "test"):
             raise ValueError(f"split part must be train, val or test, not {part!r}")
         idx = np.asarray(list(indices), dtype=np.int64)
@@ -240,11 +284,25 @@ class PreparedWriter:
             raise ValueError(f"split {protocol}/{part}: index out of range")
         self._splits[f"{protocol}/{part}"] = idx
 
-    def close(self) -> PreparedDataset:
-        """Write the arrays and the manifest, rename the directory into place, and open it."""
+    def close(self, files: Mapping[str, str] | None = None) -> PreparedDataset:
+        """Write the arrays, the manifest and ``files`` (name -> text, e.g. a preparation report) into the
+        temporary folder, then publish it with one rename: readers see the whole dataset or none of it.
+        Any failure removes the temporary folder (the previous dataset, if any, stays)."""
         if self._closed:
             raise RuntimeError("writer already closed")
-        self._raw.close()
+        try:
+            with naming(self._tmp):
+                self._write_all(dict(files or {}))
+            self._publish()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        return PreparedDataset(self.root)
+
+    def _write_all(self, files: dict[str, str]) -> None:
+        with naming(self._tmp / "frames.raw"):
+            self._raw.close()
         n = len(self._labels)
         total = int(sum(self._lengths))
         V = self.layout.num_joints
@@ -272,22 +330,34 @@ class PreparedWriter:
             "splits": sorted(self._splits),
             **self.extra,
         }
-        (self._tmp / "dataset.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+        for name, text in files.items():
+            (self._tmp / check_path_name(name, "file name")).write_text(text)
+        (self._tmp / "dataset.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))  # last: marks a complete dataset
+        os.remove(self._tmp / OWNER_FILE)
+
+    def _publish(self) -> None:
+        """Rename the finished folder into place; an existing dataset (``overwrite``) is moved aside first
+        and removed only once the new one is in place."""
+        old = None
         if self.root.exists():
             if not self.overwrite:
                 raise FileExistsError(f"{self.root} appeared while writing")
-            shutil.rmtree(self.root)
+            old = self.root.parent / f".{self.root.name}.replaced-{os.getpid()}"
+            os.replace(self.root, old)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self._tmp, 0o777 & ~umask)  # mkdtemp makes it owner-only; give it normal directory permissions
         os.replace(self._tmp, self.root)
-        self._closed = True
-        return PreparedDataset(self.root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
     def abort(self) -> None:
-        """Discard everything written so far (nothing appears at ``root``)."""
+        """Remove everything this writer made; never raises on the way (closing a file on a full disk can)."""
         if not self._closed:
-            self._raw.close()
+            try:
+                self._raw.close()
+            except OSError:
+                pass
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._closed = True
 
