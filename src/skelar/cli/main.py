@@ -30,6 +30,7 @@ SUBCOMMAND_MODULES = [
     "data",
     "ensemble",
     "list",
+    "show",
 ]
 
 
