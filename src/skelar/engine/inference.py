@@ -42,6 +42,8 @@ log = logging.getLogger("skelar.inference")
 
 @dataclass
 class LoadedModel:
+    """A model rebuilt for inference with what it needs to read samples (classes, transforms, clips)."""
+
     model: torch.nn.Module
     checkpoint: dict[str, Any]
     transform: Compose

@@ -1,4 +1,9 @@
-"""Classification losses and the generic combination with a model's auxiliary losses."""
+"""Classification losses (the ``loss.name`` registry) and the generic combination with a model's auxiliary losses.
+
+A loss is registered with ``@LOSSES.register(name)`` on a builder ``(label_smoothing) -> criterion``,
+where ``criterion(logits (N, K), target (N,)) -> scalar``. Auxiliary losses come from the model itself
+(``{"logits": ..., "aux_losses": {...}}``) and are weighted by ``loss.aux_weights``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SGNLabelSmoothingLoss", "SoftTargetCrossEntropy", "build_loss", "split_output", "head_losses", "combine_losses", "active_losses"]
+from skelar.registry import Registry
+
+__all__ = ["LOSSES", "SGNLabelSmoothingLoss", "SoftTargetCrossEntropy", "build_loss", "split_output", "head_losses", "combine_losses", "active_losses"]
+
+# name -> builder(**loss options) -> criterion; the options are the loss section's keys (label_smoothing,
+# target_on, target_off); a builder takes the ones it uses and ignores the rest (``**_``)
+LOSSES: Registry[Callable[..., Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]] = Registry("loss", "losses")
 
 
 class SGNLabelSmoothingLoss(nn.Module):
@@ -51,16 +62,28 @@ class SoftTargetCrossEntropy(nn.Module):
         return -(q * F.log_softmax(logits, dim=-1)).sum(-1).mean()
 
 
+@LOSSES.register("cross_entropy")
+def _cross_entropy(label_smoothing: float = 0.0, **_: Any) -> nn.Module:
+    """PyTorch's cross-entropy, with its own ``label_smoothing`` (target ``1 - eps + eps/K``)."""
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+
+
+@LOSSES.register("sgn_label_smoothing")
+def _sgn_label_smoothing(label_smoothing: float = 0.0, **_: Any) -> nn.Module:
+    """SGN's label smoothing (target ``1 - eps``, others ``eps / (K - 1)``)."""
+    return SGNLabelSmoothingLoss(label_smoothing)
+
+
+@LOSSES.register("soft_target_ce")
+def _soft_target_ce(target_on: float = 0.8, target_off: float = 0.1, **_: Any) -> nn.Module:
+    """Cross-entropy against fixed un-normalised targets ``target_on`` / ``target_off`` (imdar's)."""
+    return SoftTargetCrossEntropy(target_on, target_off)
+
+
 def build_loss(name: str, label_smoothing: float = 0.0, target_on: float = 0.8, target_off: float = 0.1) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``sgn_label_smoothing``, ``cross_entropy`` (PyTorch's, with its own ``label_smoothing``) or
-    ``soft_target_ce`` (fixed un-normalised targets ``target_on`` / ``target_off``, imdar's)."""
-    if name == "soft_target_ce":
-        return SoftTargetCrossEntropy(target_on, target_off)
-    if name == "sgn_label_smoothing":
-        return SGNLabelSmoothingLoss(label_smoothing)
-    if name == "cross_entropy":
-        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    raise ValueError(f"loss.name: unknown loss {name!r} (use sgn_label_smoothing, cross_entropy or soft_target_ce)")
+    """The registered loss ``name`` (``cross_entropy``, ``sgn_label_smoothing``, ``soft_target_ce``, ...)
+    built with the loss section's options."""
+    return LOSSES.get(name, "loss.name")(label_smoothing=label_smoothing, target_on=target_on, target_off=target_off)
 
 
 def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

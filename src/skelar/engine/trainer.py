@@ -46,6 +46,8 @@ log = logging.getLogger("skelar.train")
 
 @dataclass
 class TrainResult:
+    """A finished run: its directory, final report, per-epoch history and this process's rank."""
+
     run_dir: Path
     report: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
