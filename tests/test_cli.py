@@ -141,7 +141,7 @@ def test_cli_train_test_predict_export(sgn_run, capsys, tmp_path):
     assert [t["prob"] for t in rows[0]["top"]] == pytest.approx([t["prob"] for t in rows[1]["top"]])  # same sample, same clips
     assert main(["predict", "--checkpoint", str(ckpt), str(data)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == len(ds) and "[label 0]" in lines[0]
+    assert len(lines) == len(ds) and f"[true: {ds.classes[int(ds.labels[0])]}]" in lines[0]  # class names, not indices
 
     # bad inputs: one-line errors naming the file
     np.save(tmp_path / "bad.npy", np.zeros((5, 7)))

@@ -25,10 +25,12 @@ LAYERS: dict[str, int] = {
     "data": 5,
     "transforms": 6,
     "models": 7,
+    "runtime": 7,  # numpy-only inference (recorded preprocessing, clips, onnxruntime): beside models, never imports them
     "engine": 8,
     "video": 9,
     "viz": 9,
     "reference": 9,
+    "api": 9,  # skelar.api.predict: dispatches to the engine or the onnxruntime runtime
     "cli": 10,
     "__main__": 10,
 }

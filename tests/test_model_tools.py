@@ -19,7 +19,7 @@ def test_models_lists_sgn(capsys):
 
 
 def test_info_reports_size_and_flops(capsys):
-    assert main(["info", "sgn"]) == 0
+    assert main(["info", "sgn", "--no-latency"]) == 0  # latency: tests/test_onnx_deploy.py
     out = capsys.readouterr().out
     assert "691,048" in out
     assert "(N, 3, 20, 25, 1)" in out
@@ -27,7 +27,7 @@ def test_info_reports_size_and_flops(capsys):
 
 
 def test_info_options_and_errors(capsys):
-    assert main(["info", "sgn", "--num-classes", "120", "--layout", "ucla20"]) == 0
+    assert main(["info", "sgn", "--num-classes", "120", "--layout", "ucla20", "--no-latency"]) == 0
     assert "(N, 3, 20, 20, 1)" in capsys.readouterr().out
     assert main(["info", "no_such_model"]) == 2
     err = capsys.readouterr().err.strip()

@@ -1,3 +1,3 @@
-"""skelar: skeleton-based human action recognition."""
+"""skelar: skeleton-based human action recognition (Python API for predictions: :mod:`skelar.api`)."""
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""``skelar info MODEL``: parameters, FLOPs per sample and input shape of a registered model."""
+"""``skelar info MODEL``: parameters, FLOPs per sample, input shape and per-clip latency (PyTorch, ONNX) of a registered model."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar info`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "info",
         help="size and cost of a model",
@@ -17,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                     "(prepared or plain format) whose layout to use (default: the model's)")
     p.add_argument("--kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="another constructor argument, value parsed as YAML (e.g. width=256); repeatable")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency measurement (PyTorch and exported ONNX, one clip)")
+    p.add_argument("--threads", type=int, default=1, help="threads for the latency measurement (default 1)")
     p.set_defaults(func=run)
 
 
@@ -36,6 +39,7 @@ def _kwargs(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar info`` with the parsed ``args``; returns the exit code."""
     from skelar.models import create_model, get_model_entry
     from skelar.models.profile import count_flops, count_literal_flops, count_parameters, example_input
 
@@ -59,4 +63,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"FLOPs/sample {flops / 1e9:.3f} G  (inference, as executed; multiply-add = 2)")
     if literal is not None and abs(literal - flops) > 1e-3 * literal:
         print(f"             {literal / 1e9:.3f} G  (the literal layer-by-layer formulation, as papers count it)")
+    if not args.no_latency:
+        _latency(model, tuple(model.input_shape), args.threads)
     return 0
+
+
+def _latency(model, shape: tuple[int, ...], threads: int) -> None:
+    import torch
+
+    from skelar.engine.latency import onnx_latency_ms, torch_latency_ms
+
+    torch.set_num_threads(threads)
+    where = f"batch 1, {threads} thread{'s' if threads > 1 else ''}, median of 20"
+    print(f"latency/clip {torch_latency_ms(model, shape):.2f} ms  (PyTorch, {where})")
+    try:
+        ms, exporter = onnx_latency_ms(model, shape, threads=threads)
+    except RuntimeError as e:  # the onnx extra is not installed
+        print(f"             ONNX: not measured ({e})")
+        return
+    print(f"             {ms:.2f} ms  (onnxruntime CPU, {exporter} export, {where})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import logging
 import warnings
@@ -13,10 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from skelar import __version__
 from skelar.engine.checkpoint import model_from_checkpoint
 from skelar.engine.losses import split_output
+from skelar.runtime import InferenceSpec
+from skelar.runtime.onnx import ONNX_EXTRA_HINT, ONNX_METADATA_KEY, import_onnxruntime
 
-__all__ = ["LogitsOnly", "export_onnx", "verify_onnx"]
+__all__ = ["LogitsOnly", "export_model_onnx", "export_onnx", "require_onnx_export", "verify_onnx"]
 
 log = logging.getLogger("skelar.export")
 
@@ -64,9 +68,9 @@ def verify_onnx(path: str | Path, wrapped: nn.Module, shape: tuple[int, ...], ba
     relatively and small ones absolutely. None if onnxruntime is absent.
     """
     try:
-        import onnxruntime as ort
-    except ImportError:
-        log.warning("onnxruntime is not installed; the exported model was not verified")
+        ort = import_onnxruntime()
+    except RuntimeError:
+        log.warning("onnxruntime is not installed; the exported model was not verified (%s)", ONNX_EXTRA_HINT)
         return None
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
@@ -83,33 +87,82 @@ def verify_onnx(path: str | Path, wrapped: nn.Module, shape: tuple[int, ...], ba
     return worst
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, opset: int | None = None, verify: bool = True, tolerance: float = 1e-4) -> dict[str, Any]:
-    """Export to ``out`` (dynamic batch axis) and, when onnxruntime is available, check the outputs match.
+def require_onnx_export() -> None:
+    """A one-line error naming the extra when the exporter's packages are missing."""
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(f"ONNX export needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: {ONNX_EXTRA_HINT}")
 
-    Uses the ``torch.export``-based exporter; falls back to the TorchScript exporter if that fails.
+
+def _write_metadata(path: Path, spec: InferenceSpec | None) -> None:
+    """Store ``spec`` as JSON under the ONNX metadata key ``skelar`` (read back by :mod:`skelar.runtime.onnx`)."""
+    import onnx
+
+    m = onnx.load(str(path))
+    props = {p.key: p.value for p in m.metadata_props}
+    props["skelar_version"] = __version__
+    if spec is not None:
+        props[ONNX_METADATA_KEY] = spec.to_json()
+    onnx.helper.set_model_props(m, props)
+    onnx.save(m, str(path))
+
+
+def export_model_onnx(model: nn.Module, shape: tuple[int, ...], out: str | Path, spec: InferenceSpec | None = None,
+                      opset: int | None = None, exporter: str = "dynamo") -> str:
+    """Export ``model`` (logits only; input ``x (N, *shape)`` with a dynamic batch) to ``out``; returns the exporter used.
+
+    ``exporter="dynamo"`` uses the ``torch.export``-based exporter and falls back to the TorchScript one
+    if that fails; ``"torchscript"`` uses the TorchScript exporter directly. ``spec`` goes into the metadata.
+    The file is written next to ``out`` and moved into place only when complete.
     """
-    model, ckpt = model_from_checkpoint(checkpoint, "cpu")
-    wrapped = LogitsOnly(model).eval()
-    shape = _input_shape(model, ckpt)
+    require_onnx_export()
+    if exporter not in ("dynamo", "torchscript"):
+        raise ValueError(f"exporter must be dynamo or torchscript, not {exporter!r}")
+    wrapped = model if isinstance(model, LogitsOnly) else LogitsOnly(model).eval()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
     example = (torch.zeros((2, *shape)),)
     kw: dict[str, Any] = dict(input_names=["x"], output_names=["logits"])
     if opset is not None:
         kw["opset_version"] = opset
-    exporter = "dynamo"
     try:
-        with _quiet_exporter():
-            torch.onnx.export(wrapped, example, str(out), dynamo=True, dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, **kw)
-    except Exception as e:  # noqa: BLE001 - any exporter failure: retry with the other exporter
-        log.warning("torch.export-based ONNX export failed (%s); retrying with the TorchScript exporter", (str(e).splitlines() or [type(e).__name__])[0][:200])
-        exporter = "torchscript"
-        with _quiet_exporter():
-            torch.onnx.export(wrapped, example, str(out), dynamo=False, dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, **kw)
-    info: dict[str, Any] = {"path": str(out), "input_shape": ["N", *shape], "exporter": exporter, "max_scaled_diff": None}
+        if exporter == "dynamo":
+            try:
+                with _quiet_exporter():
+                    torch.onnx.export(wrapped, example, str(tmp), dynamo=True, dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, **kw)
+            except Exception as e:  # noqa: BLE001 - any exporter failure: retry with the other exporter
+                log.warning("torch.export-based ONNX export failed (%s); retrying with the TorchScript exporter", (str(e).splitlines() or [type(e).__name__])[0][:200])
+                exporter = "torchscript"
+        if exporter == "torchscript":
+            with _quiet_exporter():
+                torch.onnx.export(wrapped, example, str(tmp), dynamo=False, dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, **kw)
+        _write_metadata(tmp, spec)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.data").unlink(missing_ok=True)
+    return exporter
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, opset: int | None = None, verify: bool = True, tolerance: float = 1e-4,
+                exporter: str = "dynamo") -> dict[str, Any]:
+    """Export a checkpoint's model to ``out`` with its preprocessing in the metadata, and check it with onnxruntime.
+
+    The metadata (class names, layout, test transforms, clips, seed, dataset pipeline) lets
+    ``skelar predict --onnx`` run the file without PyTorch.
+    """
+    require_onnx_export()
+    model, ckpt = model_from_checkpoint(checkpoint, "cpu")
+    wrapped = LogitsOnly(model).eval()
+    shape = _input_shape(model, ckpt)
+    spec = InferenceSpec.from_metadata(ckpt["metadata"])
+    used = export_model_onnx(wrapped, shape, out, spec, opset, exporter)
+    info: dict[str, Any] = {"path": str(out), "input_shape": ["N", *shape], "exporter": used, "max_scaled_diff": None}
     if verify:
         diff = verify_onnx(out, wrapped, shape)
         info["max_scaled_diff"] = diff
         if diff is not None and diff > tolerance:
-            raise RuntimeError(f"{out}: ONNX outputs differ from PyTorch by {diff:.2e} relative (> {tolerance:g})")
+            Path(out).unlink(missing_ok=True)
+            raise RuntimeError(f"{out}: ONNX outputs differ from PyTorch by {diff:.2e} relative (> {tolerance:g}); file removed")
     return info

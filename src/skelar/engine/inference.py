@@ -22,24 +22,28 @@ from skelar.engine.checkpoint import load_checkpoint, missing_plugins_hint, mode
 from skelar.engine.config import Config, config_to_dict
 from skelar.engine.confusions import resolve_class_group
 from skelar.engine.data_setup import open_source, with_stream
-from skelar.engine.evaluate import clip_logits, evaluate
+from skelar.engine.evaluate import evaluate
+from skelar.engine.losses import split_output
 from skelar.engine.loaders import eval_loader
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import write_json
 from skelar.engine.seeding import resolve_device
+from skelar.formats.axes import parse_axes
 from skelar.store.names import check_path_name
-from skelar.store.npy import load_npy
-from skelar.formats.axes import parse_axes, to_ctvm
 from skelar.layouts import JointLayout, adopt_layout, get_layout, layout_from_dict
+from skelar.runtime import InferenceSpec
+from skelar.runtime.predictor import Predictor
 from skelar.transforms import Compose, build_transforms
 
-__all__ = ["LoadedModel", "load_for_inference", "evaluate_checkpoint", "read_input_array", "predict"]
+__all__ = ["LoadedModel", "load_for_inference", "load_predictor", "module_predictor", "evaluate_checkpoint", "torch_forward", "predict"]
 
 log = logging.getLogger("skelar.inference")
 
 
 @dataclass
 class LoadedModel:
+    """A model rebuilt for inference with what it needs to read samples (classes, transforms, clips)."""
+
     model: torch.nn.Module
     checkpoint: dict[str, Any]
     transform: Compose
@@ -47,6 +51,7 @@ class LoadedModel:
     seed: int
     classes: list[str]
     device: torch.device
+    spec: InferenceSpec
     layout: JointLayout | None = None
 
     @property
@@ -84,8 +89,8 @@ def load_for_inference(checkpoint: str | Path, device: str = "auto", clips: int 
     k = int(clips or default_clips)
     if k < 1:
         raise ValueError(f"--clips must be >= 1, got {k}")
-    classes = list((meta.get("dataset") or {}).get("classes") or [])
-    return LoadedModel(model, ckpt, transform, k, int(seed), classes, dev, layout)
+    spec = InferenceSpec.from_metadata(meta).with_overrides(test_transforms=list(specs), test_clips=k, seed=int(seed))
+    return LoadedModel(model, ckpt, transform, k, int(seed), list(spec.classes), dev, spec, layout)
 
 
 def checkpoint_layout(meta: dict[str, Any], source: str) -> JointLayout | None:
@@ -191,118 +196,54 @@ def evaluate_checkpoint(
     return report
 
 
-def check_joint_axis(a: np.ndarray, num_joints: int, layout: JointLayout | None, where: str) -> None:
-    """``a`` ``(C, T, V, M)`` must have the checkpoint layout's number of joints (the order cannot be checked)."""
-    if num_joints and a.shape[2] != num_joints:
-        name = f"layout {layout.name!r}" if layout is not None else "the checkpoint"
-        raise ValueError(
-            f"{where}: {a.shape[2]} joints on the V axis but {name} has {num_joints}; a .npy array cannot tell its "
-            f"joint order, so store the joints in the layout's order (see `skelar layouts`) or give --axes"
-        )
+def torch_forward(model: torch.nn.Module, device: torch.device):
+    """``clips (K, C, T, V, M)`` numpy -> logits ``(K, classes)`` numpy, for :class:`skelar.runtime.Predictor`."""
+
+    @torch.no_grad()
+    def forward(clips: np.ndarray):
+        out = model(torch.from_numpy(np.ascontiguousarray(clips, np.float32)).to(device))
+        logits, _ = split_output(out)
+        if isinstance(out, dict) and isinstance(out.get("pred"), torch.Tensor):  # future frames (LTSCL), per clip
+            return logits.float().cpu().numpy(), {"predicted_frames": out["pred"].float().cpu().numpy()}
+        return logits.float().cpu().numpy()
+
+    return forward
 
 
-def read_input_array(path: str | Path, num_channels: int, num_joints: int, num_persons: int, axes: str | None = None,
-                     layout: JointLayout | None = None) -> np.ndarray:
-    """A ``.npy`` as a float32 ``(C, T, V, M)`` array (persons zero-padded).
-
-    ``axes`` gives the stored axis order (``MTVC`` for PYSKL keypoints, see :func:`skelar.formats.axes.parse_axes`);
-    without it the array must be ``(C, T, V, M)`` or ``(T, V, C)``.
-    """
-    path = Path(path)
-    try:
-        a = load_npy(path)
-    except OSError as e:
-        raise ValueError(f"{path}: not a readable .npy array ({e.strerror or e})") from None
-    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise ValueError(f"{path}: array dtype {a.dtype} is not real-valued (expected float or integer coordinates)")
-    if axes:
-        a = to_ctvm(a, parse_axes(axes, "--axes"), str(path))
-        check_joint_axis(a, num_joints, layout, str(path))
-        if a.shape[0] != num_channels:
-            raise ValueError(f"{path}: {a.shape[0]} channels on the C axis (axes {axes}) but the checkpoint expects {num_channels}")
-    elif a.ndim == 3 and a.shape[1] == num_joints and a.shape[2] == num_channels:
-        a = a.transpose(2, 0, 1)[..., None]
-    elif not (a.ndim == 4 and a.shape[0] == num_channels and a.shape[2] == num_joints):
-        raise ValueError(
-            f"{path}: shape {a.shape} is neither (C, T, V, M) nor (T, V, C) with C={num_channels}, V={num_joints} "
-            f"(the checkpoint's layout); give the stored order with --axes, e.g. --axes MTVC for PYSKL keypoints"
-        )
-    if a.shape[3] > num_persons:
-        raise ValueError(f"{path}: {a.shape[3]} persons but the model was trained with at most {num_persons}")
-    if a.shape[3] < num_persons:
-        a = np.concatenate([a, np.zeros(a.shape[:3] + (num_persons - a.shape[3],), a.dtype)], axis=3)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{path}: contains NaN or infinite values")
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{path}: contains values beyond the float32 range")
-    return a
+def load_predictor(checkpoint: str | Path, device: str = "auto", clips: int | None = None, config: Config | None = None) -> Predictor:
+    """A :class:`Predictor` for a checkpoint or run directory: its model, test transforms, clips and seed."""
+    lm = load_for_inference(checkpoint, device, clips, config)
+    return Predictor(lm.spec, torch_forward(lm.model, lm.device), str(checkpoint))
 
 
-def _samples(inputs: Sequence[str | Path], lm: LoadedModel, axes: str | None = None):
-    """Yield ``(input, name, (C,T,V,M) array, label or None)`` for .npy files and prepared-dataset dirs."""
-    info = lm.metadata.get("dataset") or {}
-    joints = _num_joints(lm)
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            if not is_prepared_dir(p):
-                raise ValueError(f"{p}: a directory input must be a prepared dataset (dataset.yaml)")
-            ds = PreparedDataset(p)
-            _check_compatible(lm, ds)
-            for i in range(len(ds)):
-                yield str(p), str(ds.names[i]), ds[i], int(ds.labels[i])
-        elif p.suffix == ".npy":
-            if not p.is_file():
-                raise FileNotFoundError(f"input not found: {p}")
-            c = int(info.get("num_channels") or 3)
-            arr = read_input_array(p, c, joints, int(info.get("num_persons") or 1), axes=axes, layout=lm.layout)
-            yield str(p), p.stem, arr, None
-        else:
-            raise ValueError(f"{p}: inputs must be .npy files or prepared-dataset directories")
+def module_predictor(model: torch.nn.Module, metadata: dict[str, Any], device: str = "auto", clips: int | None = None) -> Predictor:
+    """A :class:`Predictor` for a model in memory, with the preprocessing recorded in ``metadata`` (a checkpoint's)."""
+    dev = resolve_device(device)
+    spec = InferenceSpec.from_metadata(metadata).with_overrides(test_clips=clips)
+    return Predictor(spec, torch_forward(model.to(dev).eval(), dev), getattr(model, "skelar_name", type(model).__name__))
 
 
-@torch.no_grad()
 def predict(
     checkpoint: str | Path,
-    inputs: Sequence[str | Path],
+    inputs: Any,
     top_k: int = 5,
     clips: int | None = None,
     device: str = "auto",
     progress: bool = True,
     config: Config | None = None,
+    select: Sequence[str] | None = None,
+    trust_pickle: bool = False,
     axes: str | None = None,
 ) -> list[dict[str, Any]]:
     """Top-``k`` classes with softmax probabilities (of the clip-averaged logits) for every input sample.
 
-    ``config`` supplies test transforms/clips/seed when the checkpoint's metadata lacks them (imports);
-    ``axes`` is the axis order of ``.npy`` inputs (e.g. ``MTVC``).
+    ``inputs``: paths of any format :func:`skelar.data.samples.read_samples` reads, arrays, or
+    ``{name: array}``. Each sample's clips are seeded by its name (:func:`skelar.runtime.make_clips`), so
+    its result does not depend on the other inputs. ``config`` supplies test transforms/clips/seed when
+    the checkpoint's metadata lacks them (imports); ``axes`` is the axis order of ``.npy`` inputs (e.g. ``MTVC``).
     """
     if axes:
         parse_axes(axes, "--axes")
-    lm = load_for_inference(checkpoint, device, clips, config)
-    out = []
-    samples = tqdm(_samples(inputs, lm, axes), desc="predict", unit="sample", leave=False, disable=None if progress else True)
-    for n, (src, name, x, label) in enumerate(samples):
-        if x.shape[1] == 0:
-            raise ValueError(f"{src} ({name}): the sequence has 0 frames; there is nothing to predict")
-        stack = []
-        for k in range(lm.clips):
-            rng = np.random.default_rng([lm.seed, 0, n, k])
-            stack.append(lm.transform(x, rng))
-        try:
-            clips_t = torch.from_numpy(np.stack(stack).astype(np.float32))[None].to(lm.device)
-        except ValueError:
-            raise ValueError(f"{src} ({name}): test clips differ in shape; the checkpoint's test transforms need a fixed-length sampler") from None
-        logits = clip_logits(lm.model, clips_t)[0]
-        prob = torch.softmax(logits.float(), dim=0).cpu().numpy()
-        order = np.argsort(-prob, kind="stable")[: max(1, min(top_k, len(prob)))]
-        row: dict[str, Any] = {
-            "input": src,
-            "name": name,
-            "top": [{"index": int(i), "class": lm.classes[i] if i < len(lm.classes) else str(i), "prob": float(prob[i])} for i in order],
-        }
-        if label is not None:
-            row["label"] = label
-        out.append(row)
-    return out
+    pred = load_predictor(checkpoint, device, clips, config)
+    samples = tqdm(pred.samples(inputs, select, trust_pickle, axes), desc="predict", unit="sample", leave=False, disable=None if progress else True)
+    return [pred.row(s, top_k) for s in samples]

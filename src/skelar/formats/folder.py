@@ -57,6 +57,8 @@ _SPEC_KEYS = {"name", "layout", "classes", "channels", "axes", "metadata_pattern
 
 @dataclass
 class FolderSample:
+    """One sample file of a plain folder dataset and what its name or index says about it."""
+
     name: str
     path: Path
     label: int
@@ -65,6 +67,8 @@ class FolderSample:
 
 @dataclass
 class FolderSpec:
+    """A plain folder dataset's ``dataset.yaml``: layout, classes, channels, splits."""
+
     root: Path
     name: str
     layout: JointLayout
@@ -300,13 +304,18 @@ def read_folder_sample(sample: FolderSample, spec: FolderSpec) -> np.ndarray:
 
 
 def _read_csv(p: Path, spec: FolderSpec) -> np.ndarray:
+    return read_csv_sample(p, spec.layout, spec.channels)
+
+
+def read_csv_sample(p: Path, layout: JointLayout, channels: list[str]) -> np.ndarray:
+    """A one-person CSV (header ``<Joint>_<channel>``, one row per frame) as ``(C, T, V, 1)`` float64."""
     with open(p, newline="") as f:
         reader = csv.reader(f)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise ValueError(f"{p}: empty CSV file") from None
-        want = [f"{j}_{c}" for j in spec.layout.names for c in spec.channels]
+        want = [f"{j}_{c}" for j in layout.names for c in channels]
         col = {h: i for i, h in enumerate(header)}
         missing = [w for w in want if w not in col]
         if missing:
@@ -323,7 +332,7 @@ def _read_csv(p: Path, spec: FolderSpec) -> np.ndarray:
                 raise ValueError(f"{p}:{lineno}: column {bad!r} is missing or not a number") from None
     if not rows:
         raise ValueError(f"{p}: no data rows after the header")
-    a = np.asarray(rows, np.float64).reshape(len(rows), spec.layout.num_joints, len(spec.channels))
+    a = np.asarray(rows, np.float64).reshape(len(rows), layout.num_joints, len(channels))
     return a.transpose(2, 0, 1)[..., None]
 
 

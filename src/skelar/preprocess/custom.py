@@ -78,7 +78,7 @@ def prepare_folder(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0
     return PreparedDataset(out)
 
 
-def _pyskl_to_canonical(a: PysklAnnotation, max_persons: int, use_score: bool, normalize_2d: bool) -> np.ndarray:
+def pyskl_to_canonical(a: PysklAnnotation, max_persons: int, use_score: bool, normalize_2d: bool) -> np.ndarray:
     kp = a.keypoint[:max_persons].astype(np.float32)  # (M, T, V, C)
     if kp.shape[3] == 2:
         if normalize_2d:
@@ -159,7 +159,7 @@ def prepare_pyskl(
                         name=Path(src).stem, preprocessing=preprocessing, extra=extra, overwrite=overwrite) as w:
         for i, a in enumerate(anns):
             meta = {**metas[i], "subject": int(subjects[i])}
-            w.add(_pyskl_to_canonical(a, persons, has_score, normalize_2d), SampleMeta(name=a.frame_dir, label=a.label, **meta))
+            w.add(pyskl_to_canonical(a, persons, has_score, normalize_2d), SampleMeta(name=a.frame_dir, label=a.label, **meta))
         protos: dict[str, dict[str, np.ndarray]] = {}
         for key, (proto, part) in mapping.items():
             protos.setdefault(proto, {})[part] = np.asarray(sorted(index[n] for n in pf.split[key]), np.int64)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from skelar.transforms.descriptor_spec import DescriptorSpec
 
@@ -28,15 +27,15 @@ def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] + d[..., 2] * d[..., 2])
 
 
-_ADJ_CACHE: dict[tuple, tuple[np.ndarray, torch.Tensor]] = {}
+_ADJ_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _adjacency(spec: DescriptorSpec) -> tuple[np.ndarray, torch.Tensor]:
-    """:func:`normalised_adjacency` in float64 and as a float32 tensor, computed once per edge set."""
+def _adjacency(spec: DescriptorSpec) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`normalised_adjacency` in float64 and float32, computed once per edge set."""
     key = (spec.num_joints, spec.graph_edges)
     if key not in _ADJ_CACHE:
         a = normalised_adjacency(spec)
-        _ADJ_CACHE[key] = (a, torch.from_numpy(a.astype(np.float32)))
+        _ADJ_CACHE[key] = (a, a.astype(np.float32))
     return _ADJ_CACHE[key]
 
 
@@ -58,8 +57,12 @@ def graph_matrix(bodies: np.ndarray, spec: DescriptorSpec, faithful: bool) -> np
     b, t, v, _ = bodies.shape
     adj, adj32 = _adjacency(spec)
     if faithful:
+        # torch only here: the faithful variant needs the reference's float32 matmul bit for bit, and the
+        # transforms must stay importable without torch (`skelar predict --onnx` runs without it)
+        import torch
+
         p = torch.from_numpy(np.ascontiguousarray(bodies.transpose(0, 1, 3, 2), dtype=np.float32))  # (B, T, 3, V)
-        f = torch.matmul(p, adj32).numpy().astype(np.float64)
+        f = torch.matmul(p, torch.from_numpy(adj32)).numpy().astype(np.float64)
         f[:, 0] = 0.0
     else:
         f = bodies.transpose(0, 1, 3, 2) @ adj
