@@ -29,12 +29,9 @@ SUBCOMMAND_MODULES = [
     "prepare",
     "data",
     "ensemble",
-<<<<<<< HEAD
     "cv",
-=======
     "list",
     "show",
->>>>>>> main
 ]
 
 

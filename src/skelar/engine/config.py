@@ -244,7 +244,7 @@ class TrainConfig(_Section):
     tensorboard: bool = False
     checkpoint_every: int = Field(0, ge=0)
     max_steps_per_epoch: int | None = Field(None, ge=1)
-<<<<<<< HEAD
+    stages: list[StageConfig] = Field(default_factory=list)
     amp: Literal["off", "auto", "bf16", "fp16"] = "off"
     test: bool = True  # score the test part at the end (false: cross-validation folds never see it)
 
@@ -253,9 +253,6 @@ class TrainConfig(_Section):
     def _amp_bool(cls, v: Any) -> Any:
         """``true`` means ``auto`` (bf16 on CPU, fp16 on CUDA), ``false`` means ``off``."""
         return {True: "auto", False: "off"}.get(v, v) if isinstance(v, bool) else v
-=======
-    stages: list[StageConfig] = Field(default_factory=list)
->>>>>>> main
 
 
 class EvalConfig(_Section):

@@ -224,29 +224,19 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     if ctx.is_main:
         save_config(cfg, run_dir / "config.yaml")
 
-<<<<<<< HEAD
-    o, s = cfg.optim, cfg.sched
-    optimizer = build_optimizer(model.parameters(), o.name, o.lr, o.weight_decay, o.momentum, o.nesterov)
-    scheduler = build_scheduler(optimizer, s.name, cfg.train.epochs, s.milestones, s.gamma, s.warmup_epochs, s.min_lr)
-    criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing, cfg.loss.target_on, cfg.loss.target_off)
-
-    amp = resolve_amp(cfg.train.amp, device)
-    if amp is not None:
-        log.info("mixed precision: %s autocast on %s%s", amp.mode, amp.device_type, " with a gradient scaler" if amp.grad_scaler else "")
-    step = build_train_step(criterion, cfg.loss.aux_weights, amp)
-    state = TrainState(model, optimizer, scheduler, scaler=step.new_scaler())
-    if resume is not None and amp is not None and amp.grad_scaler and "scaler" not in resume:
-        raise ValueError("train.amp: this run's checkpoint has no gradient-scaler state (it was trained without fp16); resume it with its own train.amp")
-=======
     if cfg.train.stages and ctx.enabled:
         raise ValueError("train.stages: staged training is not supported in data-parallel runs yet")
     plan = StagePlan(cfg, model)  # without train.stages: one stage, the top-level optim/sched/loss
     stage = plan.activate(plan.index_at(int(resume["epoch"]) if resume is not None else 0))
-    step = TrainStep(None, {})  # type: ignore[arg-type]  # configured for the stage just below
+    amp = resolve_amp(cfg.train.amp, device)
+    if amp is not None:
+        log.info("mixed precision: %s autocast on %s%s", amp.mode, amp.device_type, " with a gradient scaler" if amp.grad_scaler else "")
+    step = build_train_step(None, {}, amp)  # type: ignore[arg-type]  # configured for the stage just below
     stage.configure(step)
     criterion = step.criterion
     state = TrainState(model, stage.optimizer, stage.scheduler, scaler=step.new_scaler())
->>>>>>> main
+    if resume is not None and amp is not None and amp.grad_scaler and "scaler" not in resume:
+        raise ValueError("train.amp: this run's checkpoint has no gradient-scaler state (it was trained without fp16); resume it with its own train.amp")
     if resume is not None:
         state.restore(resume, ctx, cfg.seed)
         log.info("resumed after epoch %d (global step %d)", state.epoch, state.global_step)
@@ -267,12 +257,8 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
             return gather_eval(evaluate(model, val_loader, device, step.criterion, progress, desc="val"), val_pos, ctx)
 
     callbacks = default_callbacks(cfg, run_dir, progress, ctx, resume is not None, state.global_step,
-<<<<<<< HEAD
-                                  lambda row, best: build_metadata(cfg, model, data, {"epoch": row, "best": best}, amp), extra_callbacks)
-=======
-                                  lambda row, best: build_metadata(cfg, model, data, {"epoch": row, "best": best}),
+                                  lambda row, best: build_metadata(cfg, model, data, {"epoch": row, "best": best}, amp),
                                   [StageSwitcher(plan, stage), *extra_callbacks] if cfg.train.stages else extra_callbacks)
->>>>>>> main
     loop = TrainLoop(state, step, loader, sampler, cfg.train.epochs, device, ctx,
                      validate, callbacks, net, cfg.train.max_steps_per_epoch)
     loop.run()
