@@ -54,7 +54,9 @@ def test_backward_gives_finite_gradients(name):
     target = torch.tensor([1, NUM_CLASSES - 1])
     out = model(x)
     heads = [_logits(out), *(out.get("aux_logits", {}).values() if isinstance(out, dict) else [])]  # as the engine's loss
-    sum(nn.functional.cross_entropy(h, target) for h in heads).backward()
+    # plus the auxiliary losses a model returns in training mode
+    aux = out.get("aux_losses", {}) if isinstance(out, dict) else {}
+    (sum(nn.functional.cross_entropy(h, target) for h in heads) + sum(aux.values(), torch.zeros(()))).backward()
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     no_grad = [n for n, p in params if p.grad is None]
     assert not no_grad, f"parameters without gradient: {no_grad}"

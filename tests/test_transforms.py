@@ -73,3 +73,59 @@ def test_build_transforms_errors():
         build_transforms([{"name": "random_rotation", "thetaa": 1}], where="t")
     with pytest.raises(ValueError, match=r"t\[0\]: num_segments must be >= 1"):
         build_transforms([{"name": "segment_sample", "num_segments": 0}], where="t")
+
+
+# -- the contract every registered transform keeps -------------------------------------------------
+
+from skelar.transforms import list_transforms  # noqa: E402
+from skelar.transforms.base import TRANSFORMS  # noqa: E402
+
+CONTRACT_LAYOUT = "ntu25"
+
+
+def _builtin_transforms() -> list[str]:
+    """skelar's own transforms (test-only ones registered by the test helpers are left out)."""
+    return [n for n in list_transforms() if TRANSFORMS.get(n).__module__.startswith("skelar.")]
+
+
+def _contract_sample(seed: int = 0) -> np.ndarray:
+    """A two-person NTU-sized clip with trailing all-zero frames and an absent second person in some frames."""
+    x = np.random.default_rng(seed).normal(size=(3, 80, 25, 2)).astype(np.float32)
+    x[:, 70:] = 0
+    x[:, 10:20, :, 1] = 0
+    return x
+
+
+def _build_for_contract(name: str):
+    """The transform with its defaults; a ``layout`` parameter (required or not) gets the sample's layout."""
+    import inspect
+
+    params = inspect.signature(TRANSFORMS.get(name).__init__).parameters
+    spec = {"name": name}
+    if "layout" in params:
+        spec["layout"] = CONTRACT_LAYOUT
+    missing = [p for p, v in params.items() if p not in ("self", "layout") and v.default is inspect.Parameter.empty
+               and v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)]
+    assert not missing, f"transform {name!r} has required parameters {missing}: give them defaults"
+    return build_transforms([spec])
+
+
+@pytest.mark.parametrize("name", _builtin_transforms())
+def test_transform_contract(name):
+    """A 4-D float32 array (``(C, T', V, M')``, or a model's own view such as descriptor images), the same
+    output for the same seed, finite values, the input untouched."""
+    t = _build_for_contract(name)
+    x = _contract_sample()
+    before = x.copy()
+    a = t(x, np.random.default_rng(7))
+    b = t(_contract_sample(), np.random.default_rng(7))
+    assert isinstance(a, np.ndarray) and a.ndim == 4, f"{name}: output {type(a).__name__} of shape {getattr(a, 'shape', None)}"
+    assert min(a.shape) >= 1, f"{name}: empty output {a.shape}"
+    assert a.dtype == np.float32, f"{name}: dtype {a.dtype}"
+    np.testing.assert_array_equal(a, b, err_msg=f"{name}: not deterministic for a seed")
+    assert np.isfinite(a).all(), f"{name}: NaN or inf in the output"
+    np.testing.assert_array_equal(x, before, err_msg=f"{name}: changed its input in place")
+
+
+def test_the_contract_covers_every_builtin_transform():
+    assert len(_builtin_transforms()) >= 15 and set(_builtin_transforms()) <= set(list_transforms())

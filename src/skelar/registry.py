@@ -68,6 +68,16 @@ class Registry(Generic[T]):
         names = sorted(self._items)
         return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
 
+    def in_order(self) -> list[str]:
+        """Registered names in the order they were registered (built-ins first)."""
+        return list(self._items)
+
+    def choices_error(self, name: Any) -> ValueError:
+        """``input should be 'a', 'b' or 'c' (got 'x')``: the config error for a name not registered."""
+        quoted = [repr(n) for n in self.in_order()]
+        alternatives = " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted) or "nothing (none registered)"
+        return ValueError(f"input should be {alternatives} (got {name!r})")
+
     def unknown(self, name: Any, where: str | None = None, known_word: str = "known") -> UnknownNameError:
         """The one-line error for an unregistered ``name`` (prefixed by ``where:`` when given)."""
         prefix = f"{where}: " if where else ""
@@ -87,6 +97,7 @@ class Registry(Generic[T]):
         return name
 
     def items(self) -> list[tuple[str, T]]:
+        """``(name, object)`` pairs sorted by name."""
         return sorted(self._items.items())
 
     def __contains__(self, name: object) -> bool:

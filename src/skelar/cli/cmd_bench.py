@@ -6,6 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar bench`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "bench",
         help="throughput benchmark against the reference implementation",
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar bench`` with the parsed ``args``; returns the exit code."""
     import json
     from pathlib import Path
 

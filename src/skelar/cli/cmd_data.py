@@ -7,6 +7,7 @@ import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar data`` to the command's sub-parsers."""
     p = subparsers.add_parser("data", help="inspect or export a prepared dataset", description=__doc__)
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 

@@ -30,6 +30,7 @@ def _weight_vector(text: str) -> list[float]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar ensemble`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "ensemble",
         help="weighted score ensemble of several runs / test reports (samples aligned by name)",
@@ -55,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar ensemble`` with the parsed ``args``; returns the exit code."""
     import json
 
     from skelar.engine.confusions import resolve_class_group, summarize_ambiguity

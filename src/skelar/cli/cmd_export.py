@@ -9,6 +9,7 @@ from skelar.cli.weights_args import add_checkpoint_arguments, import_plugins, re
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar export`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "export",
         help="export a checkpoint's model to ONNX or as shippable pretrained weights",
@@ -42,6 +43,7 @@ def _export_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar export`` with the parsed ``args``; returns the exit code."""
     import_plugins(args)
     fmt = args.format or ("weights" if str(args.out).endswith(".pt") else "onnx")
     checkpoint = resolve_checkpoint(args)

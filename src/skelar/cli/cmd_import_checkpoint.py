@@ -6,6 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar import-checkpoint`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "import-checkpoint",
         help="convert a reference checkpoint (e.g. microsoft/SGN .pth) to a skelar checkpoint",
@@ -22,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar import-checkpoint`` with the parsed ``args``; returns the exit code."""
     from skelar.reference.checkpoint_import import import_reference_checkpoint
 
     info = import_reference_checkpoint(args.model, args.src, args.dst, num_classes=args.num_classes, layout=args.layout)

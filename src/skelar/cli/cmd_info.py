@@ -6,6 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar info`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "info",
         help="size and cost of a model",
@@ -38,6 +39,7 @@ def _kwargs(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar info`` with the parsed ``args``; returns the exit code."""
     from skelar.models import create_model, get_model_entry
     from skelar.models.profile import count_flops, count_literal_flops, count_parameters, example_input
 

@@ -7,6 +7,7 @@ import fnmatch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar models`` to the command's sub-parsers."""
     p = subparsers.add_parser("models", help="list registered models and shipped pretrained weights",
                               description="List registered models, then the pretrained weights that can be loaded by name.")
     p.add_argument("pattern", nargs="?", help="shell-style filter, e.g. 'sgn*'")
@@ -14,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar models`` with the parsed ``args``; returns the exit code."""
     from skelar.models import get_model_entry, list_models
     from skelar.models.weights import WEIGHTS_ENV, list_pretrained
 

@@ -10,6 +10,7 @@ from skelar.cli.weights_args import add_checkpoint_arguments, import_plugins, re
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar predict`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "predict",
         help="classify skeleton samples (.npy, .csv, .skeleton, .json, .pkl, prepared datasets) or videos",
@@ -54,6 +55,7 @@ def _rows(args: argparse.Namespace) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar predict`` with the parsed ``args``; returns the exit code."""
     from skelar.video import is_video_input
 
     videos = [is_video_input(i) for i in args.inputs]
@@ -70,5 +72,6 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         top = ", ".join(f"{t['class']} {100 * t['prob']:.1f}%" for t in r["top"])
         label = f" [true: {r['label_class']}]" if "label_class" in r else ""
-        print(f"{r['name']}{label}: {top}")
+        frames = f" (+ {len(r['predicted_frames'][0])} predicted future frames; --json prints them)" if "predicted_frames" in r else ""
+        print(f"{r['name']}{label}: {top}{frames}")
     return 0

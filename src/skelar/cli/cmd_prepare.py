@@ -1,7 +1,8 @@
 """``skelar prepare TARGET ...``: turn raw datasets into prepared datasets.
 
-Each target is one entry in :data:`TARGETS`: ``name -> (help, add_arguments(parser), run(args) -> int)``.
-Adding a dataset means adding an entry; the work itself happens in the library.
+Each target is one entry of the :data:`PREPARERS` registry: ``name -> Target(help, add_arguments(parser),
+run(args) -> int)``. Adding a dataset means registering a target (from any module imported before the
+command line is parsed); the work itself happens in the library.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ import argparse
 import json
 from typing import Callable, NamedTuple
 
-__all__ = ["TARGETS", "Target", "register"]
+from skelar.registry import Registry
+
+__all__ = ["PREPARERS", "Target", "register"]
 
 
 class Target(NamedTuple):
+    """One ``skelar prepare`` target: its help line, its arguments, and what it runs."""
+
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
@@ -162,21 +167,22 @@ def _print_parts(ds) -> None:
         print(f"  {proto}: {sizes}")
 
 
-TARGETS: dict[str, Target] = {
-    "ntu60": Target("NTU RGB+D 60 from raw .skeleton files", _ntu_arguments, _ntu_runner("ntu60")),
-    "ntu120": Target("NTU RGB+D 120 from raw .skeleton files", _ntu_arguments, _ntu_runner("ntu120")),
-    "synthetic": Target("a small synthetic dataset for smoke tests", _synthetic_arguments, _synthetic_run),
-    "ucla": Target("Northwestern-UCLA Multiview Action 3D (all_sqe JSON release)", _ucla_arguments, _ucla_run),
-    "pyskl": Target("a PYSKL / MMAction2 skeleton annotation pickle", _pyskl_arguments, _pyskl_run),
-    "folder": Target("a custom dataset in skelar's plain folder format (dataset.yaml + .npy/.csv)", _folder_arguments, _folder_run),
-}
+PREPARERS: Registry[Target] = Registry("dataset preparer", "preparers")
+PREPARERS.register("ntu60", Target("NTU RGB+D 60 from raw .skeleton files", _ntu_arguments, _ntu_runner("ntu60")))
+PREPARERS.register("ntu120", Target("NTU RGB+D 120 from raw .skeleton files", _ntu_arguments, _ntu_runner("ntu120")))
+PREPARERS.register("synthetic", Target("a small synthetic dataset for smoke tests", _synthetic_arguments, _synthetic_run))
+PREPARERS.register("ucla", Target("Northwestern-UCLA Multiview Action 3D (all_sqe JSON release)", _ucla_arguments, _ucla_run))
+PREPARERS.register("pyskl", Target("a PYSKL / MMAction2 skeleton annotation pickle", _pyskl_arguments, _pyskl_run))
+PREPARERS.register("folder", Target("a custom dataset in skelar's plain folder format (dataset.yaml + .npy/.csv)", _folder_arguments, _folder_run))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar prepare TARGET`` with one sub-parser per registered target (in registration order)."""
     parser = subparsers.add_parser("prepare", help="prepare a dataset for training",
                                    description="Convert a raw dataset into skelar's prepared format.")
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
-    for name, target in TARGETS.items():
+    for name in PREPARERS.in_order():
+        target = PREPARERS.get(name)
         p = targets.add_parser(name, help=target.help, description=target.help)
         target.add_arguments(p)
         p.set_defaults(func=target.run)

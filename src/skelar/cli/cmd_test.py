@@ -8,6 +8,7 @@ from skelar.cli.weights_args import add_checkpoint_arguments, import_plugins, re
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar test`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "test",
         help="evaluate a checkpoint (model and test transforms rebuilt from its metadata)",
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar test`` with the parsed ``args``; returns the exit code."""
     from skelar.engine.config import load_config
     from skelar.engine.confusions import summarize_ambiguity
     from skelar.engine.inference import evaluate_checkpoint

@@ -8,6 +8,7 @@ from skelar.cli.weights_args import add_import_argument, import_plugins
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``skelar train`` to the command's sub-parsers."""
     p = subparsers.add_parser(
         "train",
         help="train a model from a config (validation-based selection, one final test)",
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``skelar train`` with the parsed ``args``; returns the exit code."""
     import shlex
 
     from skelar.engine.config import load_config

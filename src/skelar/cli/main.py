@@ -15,7 +15,7 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-# modules that are missing (not written yet) are skipped, so the command always starts
+# every subcommand module is imported: a broken one fails the command instead of hiding
 SUBCOMMAND_MODULES = [
     "train",
     "test",
@@ -29,30 +29,47 @@ SUBCOMMAND_MODULES = [
     "prepare",
     "data",
     "ensemble",
+    "list",
     "show",
 ]
 
 
+def _plugin_imports(argv: list[str]) -> None:
+    """Import the modules named by ``--import MODULE`` before the parser is built, so what they register
+    (models, transforms, losses, ``skelar prepare`` targets, ...) is known to every subcommand."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--import", dest="imports", action="append", default=[])
+    known, _ = pre.parse_known_args(argv)
+    for module in known.imports:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ValueError(f"--import {module}: cannot import it ({e})") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``skelar`` parser with every subcommand registered."""
     from skelar import __version__
 
     parser = argparse.ArgumentParser(prog="skelar", description="Skeleton-based human action recognition toolkit.")
     parser.add_argument("--version", action="version", version=f"skelar {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks instead of one-line errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (a plugin that registers models, transforms, losses, prepare targets, ...); repeatable")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"skelar.cli.cmd_{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"skelar.cli.cmd_{name}":
-                continue
-            raise
-        mod.register(sub)
+        importlib.import_module(f"skelar.cli.cmd_{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``skelar`` command on ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    try:
+        _plugin_imports(sys.argv[1:] if argv is None else list(argv))
+    except ValueError as e:
+        print(f"skelar: error: {e}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     args.command_line = ["skelar", *(sys.argv[1:] if argv is None else argv)]

@@ -48,6 +48,7 @@ class SkeletonDataset(Dataset):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Epoch whose per-sample augmentation seeds the next reads use."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

@@ -120,6 +120,7 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # -- time profiles ------------------------------------------------------------------------------------
 def smoothstep(x: np.ndarray) -> np.ndarray:
+    """Cubic ease ``3x^2 - 2x^3`` of ``x`` clipped to [0, 1]."""
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
@@ -221,6 +222,7 @@ class MotionContext:
         return float(np.clip(hz * self.speed * self.window_sec, lo, hi))
 
     def reps(self, lo: int, hi: int) -> int:
+        """A random repetition count in ``lo..hi`` (inclusive)."""
         return int(self.rng.integers(lo, hi + 1))
 
     def cycle_phase(self, hz: float, lo: float, hi: float) -> np.ndarray:

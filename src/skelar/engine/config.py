@@ -58,6 +58,13 @@ def _check_transforms(specs: list[dict[str, Any]], where: str) -> list[dict[str,
     return specs
 
 
+def _registered(registry: Any, name: str) -> str:
+    """``name`` if ``registry`` holds it, else the one-line error listing the registered names."""
+    if name not in registry:
+        raise registry.choices_error(name)
+    return name
+
+
 STREAM_TRANSFORMS = ("stream", "bone", "motion")  # transforms that data.stream would duplicate
 
 
@@ -71,6 +78,8 @@ class ValConfig(_Section):
 
 
 class DataConfig(_Section):
+    """The ``data`` section: source, protocol, validation, pipelines, stream, batching."""
+
     source: str = "synthetic"
     synthetic: dict[str, Any] = Field(default_factory=dict)
     cache_dir: str | None = None
@@ -78,7 +87,7 @@ class DataConfig(_Section):
     val: ValConfig = Field(default_factory=ValConfig)
     train_transforms: list[dict[str, Any]] = Field(default_factory=list)
     test_transforms: list[dict[str, Any]] = Field(default_factory=list)
-    stream: Literal["joint", "bone", "motion", "bone_motion"] = "joint"
+    stream: str = "joint"  # a name in skelar.transforms.streams.STREAMS
     train_repeat: int = Field(1, ge=1)
     test_clips: int = Field(1, ge=1)
     val_clips: int | None = Field(None, ge=1)
@@ -96,6 +105,13 @@ class DataConfig(_Section):
         except ImportError:  # generator unavailable: the data step reports it if the source is 'synthetic'
             pass
         return v
+
+    @field_validator("stream")
+    @classmethod
+    def _stream(cls, v: str) -> str:
+        from skelar.transforms.streams import STREAMS
+
+        return _registered(STREAMS, v)
 
     @field_validator("train_transforms")
     @classmethod
@@ -121,6 +137,8 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
+    """The ``model`` section: a registered model name and its keyword arguments."""
+
     name: str
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -135,19 +153,37 @@ class ModelConfig(_Section):
 
 
 class OptimConfig(_Section):
-    name: Literal["adam", "adamw", "sgd"] = "adam"
+    """The ``optim`` section: a registered optimiser and its hyper-parameters."""
+
+    name: str = "adam"  # a name in skelar.engine.optim.OPTIMIZERS
     lr: float = Field(1e-3, gt=0.0)
     weight_decay: float = Field(0.0, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False
 
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from skelar.engine.optim import OPTIMIZERS
+
+        return _registered(OPTIMIZERS, v)
+
 
 class SchedConfig(_Section):
-    name: Literal["multistep", "cosine", "none", "imdar_chained"] = "none"
+    """The ``sched`` section: a registered learning-rate schedule, warm-up and its parameters."""
+
+    name: str = "none"  # a name in skelar.engine.optim.SCHEDULERS
     milestones: list[int] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0.0)
     warmup_epochs: int = Field(0, ge=0)
     min_lr: float = Field(0.0, ge=0.0)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from skelar.engine.optim import SCHEDULERS
+
+        return _registered(SCHEDULERS, v)
 
     @field_validator("milestones")
     @classmethod
@@ -158,20 +194,49 @@ class SchedConfig(_Section):
 
 
 class LossConfig(_Section):
-    name: Literal["sgn_label_smoothing", "cross_entropy", "soft_target_ce"] = "cross_entropy"
+    """The ``loss`` section: a registered classification loss, label smoothing, auxiliary-loss weights."""
+
+    name: str = "cross_entropy"  # a name in skelar.engine.losses.LOSSES
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    cls_weight: float = Field(1.0, ge=0.0)
     target_on: float = Field(0.8, ge=0.0)  # soft_target_ce: target of the true class
     target_off: float = Field(0.1, ge=0.0)  # soft_target_ce: target of every other class
     aux_weights: dict[str, float] = Field(default_factory=dict)
 
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from skelar.engine.losses import LOSSES
+
+        return _registered(LOSSES, v)
+
+
+class StageConfig(_Section):
+    """One training stage (``train.stages``): its epochs, which parameters train, its losses and optimiser.
+
+    ``train``/``freeze`` are parameter-name prefixes (``aim`` matches ``aim.*``); frozen modules also
+    stay in eval mode. ``optim``/``sched``/``loss`` override the top-level sections for this stage.
+    """
+
+    name: str = ""
+    epochs: int = Field(ge=1)
+    train: list[str] | None = None
+    freeze: list[str] = Field(default_factory=list)
+    optim: dict[str, Any] = Field(default_factory=dict)
+    sched: dict[str, Any] = Field(default_factory=dict)
+    loss: dict[str, Any] = Field(default_factory=dict)
+
 
 class TrainConfig(_Section):
+    """The ``train`` section: epochs, checkpoint selection, logging and snapshots."""
+
     epochs: int = Field(10, ge=1)
     select: Literal["val_top1", "last"] = "val_top1"
     log_every: int = Field(50, ge=1)
     tensorboard: bool = False
     checkpoint_every: int = Field(0, ge=0)
     max_steps_per_epoch: int | None = Field(None, ge=1)
+    stages: list[StageConfig] = Field(default_factory=list)
 
 
 class EvalConfig(_Section):
@@ -214,9 +279,26 @@ class Config(_Section):
     def _consistent(self) -> "Config":
         if self.train.select == "val_top1" and self.data.val.mode == "none":
             raise ValueError("train.select: 'val_top1' needs a validation set but data.val.mode is 'none' (use select: last)")
+        if self.train.stages:
+            total = sum(st.epochs for st in self.train.stages)
+            if total != self.train.epochs:
+                raise ValueError(f"train.epochs: {self.train.epochs} but train.stages add up to {total} epochs")
+            for i, st in enumerate(self.train.stages):
+                for key, section in (("optim", self.optim), ("sched", self.sched), ("loss", self.loss)):
+                    try:
+                        type(section).model_validate({**section.model_dump(), **getattr(st, key)})
+                    except ValidationError as e:
+                        raise ValueError(f"train.stages[{i}].{key}: {_format_validation_error(e)}") from None
         return self
 
+    def stage_sections(self, index: int) -> tuple[OptimConfig, SchedConfig, LossConfig]:
+        """The optimiser, scheduler and loss sections in force during ``train.stages[index]``."""
+        st = self.train.stages[index]
+        return tuple(type(sec).model_validate({**sec.model_dump(), **getattr(st, key)})  # type: ignore[return-value]
+                     for key, sec in (("optim", self.optim), ("sched", self.sched), ("loss", self.loss)))
+
     def run_name(self) -> str:
+        """``name``, else ``<model>-<data source folder>`` (the run directory's prefix)."""
         return self.name or f"{self.model.name}-{Path(self.data.source).name}"
 
 
@@ -375,6 +457,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), b
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """The config as plain JSON-compatible values (what checkpoints and ``config.yaml`` hold)."""
     return cfg.model_dump(mode="json")
 
 

@@ -57,6 +57,7 @@ class DataBundle:
         return SkeletonDataset(self.source, self.train_idx, self.train_transform, num_clips=1, seed=seed, repeat=self.train_repeat)
 
     def eval_set(self, part: str, clips: int, seed: int) -> SkeletonDataset:
+        """The ``part`` split (val/test/train) with the test pipeline and ``clips`` clips per sample."""
         idx = {"val": self.val_idx, "test": self.test_idx, "train": self.train_idx}[part]
         return SkeletonDataset(self.source, idx, self.test_transform, num_clips=clips, seed=seed)
 

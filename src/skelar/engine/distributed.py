@@ -95,6 +95,7 @@ def shutdown(ctx: DistContext) -> None:
 
 
 def barrier(ctx: DistContext) -> None:
+    """Wait for every process (a no-op in a single-process run)."""
     if ctx.enabled:
         dist.barrier()
 

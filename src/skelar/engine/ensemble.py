@@ -236,6 +236,7 @@ class WeightChoice:
     val_paths: list[Path]
 
     def as_dict(self) -> dict[str, Any]:
+        """The choice as plain values for ``report.json``."""
         return {
             "chosen": self.weights,
             "chosen_index": self.index,

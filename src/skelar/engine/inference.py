@@ -42,6 +42,8 @@ log = logging.getLogger("skelar.inference")
 
 @dataclass
 class LoadedModel:
+    """A model rebuilt for inference with what it needs to read samples (classes, transforms, clips)."""
+
     model: torch.nn.Module
     checkpoint: dict[str, Any]
     transform: Compose
@@ -198,8 +200,11 @@ def torch_forward(model: torch.nn.Module, device: torch.device):
     """``clips (K, C, T, V, M)`` numpy -> logits ``(K, classes)`` numpy, for :class:`skelar.runtime.Predictor`."""
 
     @torch.no_grad()
-    def forward(clips: np.ndarray) -> np.ndarray:
-        logits, _ = split_output(model(torch.from_numpy(np.ascontiguousarray(clips, np.float32)).to(device)))
+    def forward(clips: np.ndarray):
+        out = model(torch.from_numpy(np.ascontiguousarray(clips, np.float32)).to(device))
+        logits, _ = split_output(out)
+        if isinstance(out, dict) and isinstance(out.get("pred"), torch.Tensor):  # future frames (LTSCL), per clip
+            return logits.float().cpu().numpy(), {"predicted_frames": out["pred"].float().cpu().numpy()}
         return logits.float().cpu().numpy()
 
     return forward

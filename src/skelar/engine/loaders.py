@@ -39,9 +39,11 @@ class EpochSampler(Sampler):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """The epoch whose order the next iteration yields."""
         self.epoch = int(epoch)
 
     def order(self) -> np.ndarray:
+        """This process's indices for the current epoch: a permutation drawn from ``(seed, epoch)``, split by rank."""
         full = np.random.default_rng([self.seed, self.epoch, 0x5EED]).permutation(self.n) if self.shuffle else np.arange(self.n)
         if self.world_size == 1:
             return full

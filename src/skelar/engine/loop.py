@@ -58,16 +58,20 @@ class Callback:
     after the current epoch; all processes must agree).
     """
 
-    def on_train_start(self, loop: "TrainLoop") -> None: ...
+    def on_train_start(self, loop: "TrainLoop") -> None:
+        """Before the first remaining epoch (open files here)."""
 
-    def on_epoch_start(self, loop: "TrainLoop", epoch: int) -> None: ...
+    def on_epoch_start(self, loop: "TrainLoop", epoch: int) -> None:
+        """Before epoch ``epoch`` (0-based) trains: the place to freeze, unfreeze or re-group parameters."""
 
-    def on_step_end(self, loop: "TrainLoop", info: StepInfo) -> None: ...
+    def on_step_end(self, loop: "TrainLoop", info: StepInfo) -> None:
+        """After each optimiser step."""
 
     def on_steps_end(self, loop: "TrainLoop", epoch: int) -> None:
         """The epoch's training batches are done (before its validation)."""
 
-    def on_epoch_end(self, loop: "TrainLoop", result: EpochResult) -> None: ...
+    def on_epoch_end(self, loop: "TrainLoop", result: EpochResult) -> None:
+        """After the epoch's validation, with its row in ``loop.state.history`` and the best score updated."""
 
     def on_train_end(self, loop: "TrainLoop") -> None:
         """Called once the loop ends, also when it ends with an error (close files here)."""
@@ -89,7 +93,7 @@ def run_epoch(
 
     In a data-parallel run (``ctx``) the means are over all processes' samples.
     """
-    net.train()
+    step.train_mode(net)
     sums: dict[str, float] = {}
     correct = seen = 0
     for i, (clips, labels, _) in enumerate(loader):

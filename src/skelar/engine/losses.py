@@ -1,4 +1,9 @@
-"""Classification losses and the generic combination with a model's auxiliary losses."""
+"""Classification losses (the ``loss.name`` registry) and the generic combination with a model's auxiliary losses.
+
+A loss is registered with ``@LOSSES.register(name)`` on a builder ``(label_smoothing) -> criterion``,
+where ``criterion(logits (N, K), target (N,)) -> scalar``. Auxiliary losses come from the model itself
+(``{"logits": ..., "aux_losses": {...}}``) and are weighted by ``loss.aux_weights``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SGNLabelSmoothingLoss", "SoftTargetCrossEntropy", "build_loss", "split_output", "head_losses", "combine_losses"]
+from skelar.registry import Registry
+
+__all__ = ["LOSSES", "SGNLabelSmoothingLoss", "SoftTargetCrossEntropy", "build_loss", "split_output", "head_losses", "combine_losses", "active_losses"]
+
+# name -> builder(**loss options) -> criterion; the options are the loss section's keys (label_smoothing,
+# target_on, target_off); a builder takes the ones it uses and ignores the rest (``**_``)
+LOSSES: Registry[Callable[..., Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]] = Registry("loss", "losses")
 
 
 class SGNLabelSmoothingLoss(nn.Module):
@@ -51,16 +62,28 @@ class SoftTargetCrossEntropy(nn.Module):
         return -(q * F.log_softmax(logits, dim=-1)).sum(-1).mean()
 
 
+@LOSSES.register("cross_entropy")
+def _cross_entropy(label_smoothing: float = 0.0, **_: Any) -> nn.Module:
+    """PyTorch's cross-entropy, with its own ``label_smoothing`` (target ``1 - eps + eps/K``)."""
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+
+
+@LOSSES.register("sgn_label_smoothing")
+def _sgn_label_smoothing(label_smoothing: float = 0.0, **_: Any) -> nn.Module:
+    """SGN's label smoothing (target ``1 - eps``, others ``eps / (K - 1)``)."""
+    return SGNLabelSmoothingLoss(label_smoothing)
+
+
+@LOSSES.register("soft_target_ce")
+def _soft_target_ce(target_on: float = 0.8, target_off: float = 0.1, **_: Any) -> nn.Module:
+    """Cross-entropy against fixed un-normalised targets ``target_on`` / ``target_off`` (imdar's)."""
+    return SoftTargetCrossEntropy(target_on, target_off)
+
+
 def build_loss(name: str, label_smoothing: float = 0.0, target_on: float = 0.8, target_off: float = 0.1) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``sgn_label_smoothing``, ``cross_entropy`` (PyTorch's, with its own ``label_smoothing``) or
-    ``soft_target_ce`` (fixed un-normalised targets ``target_on`` / ``target_off``, imdar's)."""
-    if name == "soft_target_ce":
-        return SoftTargetCrossEntropy(target_on, target_off)
-    if name == "sgn_label_smoothing":
-        return SGNLabelSmoothingLoss(label_smoothing)
-    if name == "cross_entropy":
-        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    raise ValueError(f"loss.name: unknown loss {name!r} (use sgn_label_smoothing, cross_entropy or soft_target_ce)")
+    """The registered loss ``name`` (``cross_entropy``, ``sgn_label_smoothing``, ``soft_target_ce``, ...)
+    built with the loss section's options."""
+    return LOSSES.get(name, "loss.name")(label_smoothing=label_smoothing, target_on=target_on, target_off=target_off)
 
 
 def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -94,11 +117,13 @@ def combine_losses(
     target: torch.Tensor,
     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     aux_weights: Mapping[str, float],
+    cls_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """``total = criterion(logits) + sum_name aux_weights[name] * aux_losses[name]``; also returns each part.
+    """``total = cls_weight * criterion(logits) + sum_name aux_weights[name] * aux_losses[name]``; also returns each part.
 
-    Every auxiliary loss the model returns needs a weight (0 ignores it), and every configured weight
-    must name a loss the model returns, so typos cannot silently change training.
+    Every auxiliary loss the model returns needs a weight (0 ignores it), and every non-zero weight
+    must name a loss the model returns, so typos cannot silently change training (a model may skip
+    a loss whose weight is 0: see :func:`active_losses`).
     """
     unweighted = sorted(set(aux_losses) - set(aux_weights))
     if unweighted:
@@ -106,14 +131,14 @@ def combine_losses(
             f"loss.aux_weights: the model returns auxiliary loss(es) {unweighted} without a weight; "
             f"set loss.aux_weights.{unweighted[0]}=<weight> (0 to ignore)"
         )
-    unknown = sorted(set(aux_weights) - set(aux_losses))
+    unknown = sorted(n for n in set(aux_weights) - set(aux_losses) if aux_weights[n] != 0)
     if unknown:
         raise ValueError(
             f"loss.aux_weights: {unknown} not returned by the model (it returns: {sorted(aux_losses) or 'none'})"
         )
     main = criterion(logits, target)
     parts = {"cls": main}
-    total = main
+    total = main if cls_weight == 1.0 else float(cls_weight) * main
     for name in sorted(aux_losses):
         value = aux_losses[name]
         if value.dim() != 0:
@@ -121,3 +146,11 @@ def combine_losses(
         parts[name] = value
         total = total + float(aux_weights[name]) * value
     return total, parts
+
+
+def active_losses(aux_weights: Mapping[str, float], cls_weight: float = 1.0) -> set[str]:
+    """Names of the losses with a non-zero weight (``"cls"`` for the classification loss).
+
+    A model that defines ``set_active_losses(names)`` is told these, so it can skip the rest.
+    """
+    return {n for n, w in aux_weights.items() if w != 0} | ({"cls"} if cls_weight != 0 else set())

@@ -32,9 +32,18 @@ class StepOutput:
 class TrainStep:
     """Forward, loss (with the model's auxiliary losses), backward and optimiser update of one batch."""
 
-    def __init__(self, criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], aux_weights: Mapping[str, float]):
+    def __init__(self, criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], aux_weights: Mapping[str, float],
+                 cls_weight: float = 1.0):
         self.criterion = criterion
         self.aux_weights = dict(aux_weights)
+        self.cls_weight = float(cls_weight)
+        self.frozen_modules: list[nn.Module] = []  # kept in eval mode while training (a training stage's frozen parts)
+
+    def train_mode(self, net: nn.Module) -> None:
+        """Put ``net`` in training mode before an epoch's steps; :attr:`frozen_modules` stay in eval mode."""
+        net.train()
+        for m in self.frozen_modules:
+            m.eval()
 
     def new_scaler(self) -> Any | None:
         """The gradient scaler this step needs (a ``torch.amp.GradScaler`` for mixed precision); None here.
@@ -60,7 +69,7 @@ class TrainStep:
         out = self.forward(net, x)
         logits, aux = split_output(out)
         aux = {**aux, **head_losses(out, y, self.criterion)}  # extra classification heads (``aux_logits``)
-        loss, parts = combine_losses(logits, aux, y, self.criterion, self.aux_weights)
+        loss, parts = combine_losses(logits, aux, y, self.criterion, self.aux_weights, self.cls_weight)
         if not torch.isfinite(loss):
             raise RuntimeError(f"training diverged: loss is {float(loss)} at epoch {epoch + 1}, step {step + 1}; lower optim.lr")
         state.optimizer.zero_grad(set_to_none=True)

@@ -31,13 +31,12 @@ from skelar.engine.distributed import DistContext, barrier, broadcast_object, ga
 from skelar.engine.evaluate import EvalResult, evaluate
 from skelar.engine.loaders import eval_loader, eval_positions, train_loader
 from skelar.engine.loop import Callback, TrainLoop, run_epoch
-from skelar.engine.losses import build_loss
 from skelar.engine.model_setup import build_model, resolve_model_kwargs
-from skelar.engine.optim import build_optimizer, build_scheduler
 from skelar.engine.reports import metrics_summary, save_evaluation
 from skelar.engine.run_dir import check_fresh_run_dir, log_to_file, make_run_dir, record_command, recorded_commands, write_json
 from skelar.engine.seeding import seed_everything, set_deterministic
 from skelar.engine.train_state import TrainState
+from skelar.engine.stages import StagePlan, StageSwitcher
 from skelar.engine.train_step import TrainStep
 
 __all__ = ["TrainResult", "train", "resume_config", "train_one_epoch", "build_metadata", "default_callbacks"]
@@ -47,6 +46,8 @@ log = logging.getLogger("skelar.train")
 
 @dataclass
 class TrainResult:
+    """A finished run: its directory, final report, per-epoch history and this process's rank."""
+
     run_dir: Path
     report: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -221,13 +222,14 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
     if ctx.is_main:
         save_config(cfg, run_dir / "config.yaml")
 
-    o, s = cfg.optim, cfg.sched
-    optimizer = build_optimizer(model.parameters(), o.name, o.lr, o.weight_decay, o.momentum, o.nesterov)
-    scheduler = build_scheduler(optimizer, s.name, cfg.train.epochs, s.milestones, s.gamma, s.warmup_epochs, s.min_lr)
-    criterion = build_loss(cfg.loss.name, cfg.loss.label_smoothing, cfg.loss.target_on, cfg.loss.target_off)
-
-    step = TrainStep(criterion, cfg.loss.aux_weights)
-    state = TrainState(model, optimizer, scheduler, scaler=step.new_scaler())
+    if cfg.train.stages and ctx.enabled:
+        raise ValueError("train.stages: staged training is not supported in data-parallel runs yet")
+    plan = StagePlan(cfg, model)  # without train.stages: one stage, the top-level optim/sched/loss
+    stage = plan.activate(plan.index_at(int(resume["epoch"]) if resume is not None else 0))
+    step = TrainStep(None, {})  # type: ignore[arg-type]  # configured for the stage just below
+    stage.configure(step)
+    criterion = step.criterion
+    state = TrainState(model, stage.optimizer, stage.scheduler, scaler=step.new_scaler())
     if resume is not None:
         state.restore(resume, ctx, cfg.seed)
         log.info("resumed after epoch %d (global step %d)", state.epoch, state.global_step)
@@ -245,10 +247,11 @@ def _train(cfg: Config, run_dir: Path, resume: Mapping[str, Any] | None, device:
         val_loader = eval_loader(val_set, cfg.data.eval_batch_size, cfg.data.num_workers, device, cfg.seed, ctx.rank, ctx.world_size)
 
         def validate() -> EvalResult:
-            return gather_eval(evaluate(model, val_loader, device, criterion, progress, desc="val"), val_pos, ctx)
+            return gather_eval(evaluate(model, val_loader, device, step.criterion, progress, desc="val"), val_pos, ctx)
 
     callbacks = default_callbacks(cfg, run_dir, progress, ctx, resume is not None, state.global_step,
-                                  lambda row, best: build_metadata(cfg, model, data, {"epoch": row, "best": best}), extra_callbacks)
+                                  lambda row, best: build_metadata(cfg, model, data, {"epoch": row, "best": best}),
+                                  [StageSwitcher(plan, stage), *extra_callbacks] if cfg.train.stages else extra_callbacks)
     loop = TrainLoop(state, step, loader, sampler, cfg.train.epochs, device, ctx,
                      validate, callbacks, net, cfg.train.max_steps_per_epoch)
     loop.run()

@@ -57,6 +57,8 @@ _SPEC_KEYS = {"name", "layout", "classes", "channels", "axes", "metadata_pattern
 
 @dataclass
 class FolderSample:
+    """One sample file of a plain folder dataset and what its name or index says about it."""
+
     name: str
     path: Path
     label: int
@@ -65,6 +67,8 @@ class FolderSample:
 
 @dataclass
 class FolderSpec:
+    """A plain folder dataset's ``dataset.yaml``: layout, classes, channels, splits."""
+
     root: Path
     name: str
     layout: JointLayout

@@ -71,6 +71,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.limit = limit
 
     def find_class(self, module: str, name: str) -> Any:
+        """Resolve only the NumPy and builtin names a PYSKL annotation file needs; refuse anything else."""
         if module.startswith("numpy.core."):  # pickles written by NumPy 1.x
             module = "numpy._core." + module[len("numpy.core."):]
         if module == "__builtin__":  # protocol-2 name of builtins
@@ -140,6 +141,8 @@ class PysklAnnotation:
 
 @dataclass
 class PysklFile:
+    """A PYSKL annotation file: its clips and its named splits."""
+
     annotations: list[PysklAnnotation]
     split: dict[str, list[str]] = field(default_factory=dict)
 

@@ -79,6 +79,7 @@ def layout_from_ref(ref: "str | Path | JointLayout") -> JointLayout:
 
 
 def list_layouts() -> list[str]:
+    """Sorted names of the registered joint layouts."""
     return sorted(_REGISTRY)
 
 

@@ -126,6 +126,7 @@ class JointLayout:
 
     # -- referring to joints -----------------------------------------------------------------------
     def index(self, joint: str) -> int:
+        """The index of the joint named ``joint`` (KeyError naming the layout otherwise)."""
         try:
             return self.names.index(joint)
         except ValueError:
@@ -153,6 +154,7 @@ class JointLayout:
         return (self.names, self.parents, self.center, self.extra_edges) == (other.names, other.parents, other.center, other.extra_edges)
 
     def to_dict(self) -> dict[str, Any]:
+        """The layout as plain values (what checkpoints and ``dataset.yaml`` record)."""
         d: dict[str, Any] = {
             "name": self.name,
             "description": self.description,

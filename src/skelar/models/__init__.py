@@ -14,6 +14,7 @@ from skelar.models import sgn  # noqa: F401,E402
 from skelar.models import ctrgcn  # noqa: F401,E402
 from skelar.models.sf_head import SFHead, SFHeadFeatures  # noqa: F401,E402
 from skelar.models import impsgn  # noqa: F401,E402
+from skelar.models import ltscl  # noqa: F401,E402
 from skelar.models import imdar  # noqa: F401,E402
 
 __all__ = [

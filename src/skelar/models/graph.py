@@ -20,7 +20,7 @@ import numpy as np
 
 from skelar.layouts import JointLayout, get_layout
 
-__all__ = ["edge_matrix", "normalize_digraph", "inward_edges", "spatial_graph"]
+__all__ = ["edge_matrix", "normalize_digraph", "inward_edges", "spatial_graph", "hop_distance", "hop_spatial_graph"]
 
 
 def edge_matrix(edges: Iterable[tuple[int, int]], num_nodes: int) -> np.ndarray:
@@ -55,3 +55,43 @@ def spatial_graph(layout: "str | JointLayout") -> np.ndarray:
     identity = edge_matrix([(i, i) for i in range(v)], v)
     a = np.stack([identity, normalize_digraph(edge_matrix(inward, v)), normalize_digraph(edge_matrix(outward, v))])
     return a.astype(np.float32)
+
+
+def hop_distance(edges: Iterable[tuple[int, int]], num_nodes: int, max_hop: int) -> np.ndarray:
+    """Undirected hop distance between joints, ``inf`` beyond ``max_hop`` (ST-GCN's ``get_hop_distance``)."""
+    adj = np.eye(num_nodes, dtype=bool)
+    for i, j in edges:
+        adj[i, j] = adj[j, i] = True
+    dist = np.full((num_nodes, num_nodes), np.inf)
+    reach = np.eye(num_nodes, dtype=bool)
+    dist[reach] = 0
+    for d in range(1, max_hop + 1):
+        reach = (reach.astype(np.int64) @ adj.astype(np.int64)) > 0
+        dist[reach & np.isinf(dist)] = d
+    return dist
+
+
+def hop_spatial_graph(layout: "str | JointLayout", max_hop: int = 4, center: int | None = None) -> np.ndarray:
+    """ST-GCN / AS-GCN ``Graph(strategy='spatial', max_hop)``: float32 ``(1 + 2·max_hop, V, V)``.
+
+    All joint pairs within ``max_hop`` hops form one column-normalised adjacency; its entries are split
+    per hop ``h`` into "root + closer to the centre" and "further from the centre" (hop 0: the
+    identity). ``center`` defaults to the layout's root (NTU-25: SpineShoulder, as in ST-GCN).
+    """
+    lay = get_layout(layout)
+    v = lay.num_joints
+    if center is None:
+        center = next(j for j, p in enumerate(lay.parents) if j == p)
+    dist = hop_distance(inward_edges(lay), v, max_hop)
+    norm = normalize_digraph((dist <= max_hop).astype(np.float64))
+    # entry [j, i]: joint i sends to joint j; compare both joints' distance to the centre
+    to_center = dist[:, center]
+    dj, di = to_center[:, None], to_center[None, :]
+    mats = []
+    for hop in range(max_hop + 1):
+        at = dist == hop
+        root = np.where(at & (dj == di), norm, 0.0)
+        close = np.where(at & (dj > di), norm, 0.0)
+        further = np.where(at & (dj < di), norm, 0.0)
+        mats.extend([root] if hop == 0 else [root + close, further])
+    return np.stack(mats).astype(np.float32)

@@ -372,13 +372,11 @@ class STAttBlock(_PerCallMemo, nn.Module):
         for name, gcn in (("gcn2", self.gcn2), ("gcn3", self.gcn3)):
             w, b, fold = self._memo(name, lambda gcn=gcn: _gcn_weights(gcn))
             half, cin = w.shape[0] // 2, w.shape[1]
-            if cin < half and (fold or __import__("os").environ.get("WIDE")):
-                # widening GCN: mix the (fewer) input channels, W (G z) + W1 z = [W | W1] [G z ; z]
+            if cin < half and fold:
+                # widening GCN with BatchNorm folded in: mix the (fewer) input channels, W (G z) + W1 z = [W | W1] [G z ; z]
                 wide = self._memo(name + "_wide", lambda w=w: torch.cat([w[:half], w[half:]], dim=1))
                 mixed = torch.bmm(g, z.reshape(n * t, v, cin)).view(n, t, v, cin)
                 y = _pointwise(torch.cat([mixed, z], dim=-1), wide, b[half:])
-                if not fold:
-                    y = _bn_last(gcn.bn, y)
                 z = y.relu_() if not torch.is_grad_enabled() else F.relu(y)
                 continue
             if torch.is_grad_enabled():  # two products: cheaper backward than one product and a split
@@ -402,11 +400,6 @@ class STAttBlock(_PerCallMemo, nn.Module):
         if joint_const is None:
             return w, b, fold1
         return w[:, :cx], F.linear(joint_const, w[:, cx:], b), fold1
-
-
-def _bn_last(bn: nn.Module, y: torch.Tensor) -> torch.Tensor:
-    """A per-channel BatchNorm on channels-last ``(..., C)`` features."""
-    return bn(y.reshape(-1, y.shape[-1])).view(y.shape)
 
 
 def _graph_query(graph: JointGraph) -> tuple[torch.Tensor, torch.Tensor]:

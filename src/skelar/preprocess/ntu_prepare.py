@@ -36,7 +36,7 @@ from skelar.preprocess.ntu_protocols import NTU_PROTOCOLS, in_dataset, name_fiel
 from skelar.preprocess.ntu_sgn import SGN_PARAMS, SgnPipelineError, sgn_sample
 from skelar.preprocess.protocol_parts import protocol_parts
 
-__all__ = ["PIPELINES", "PrepareResult", "prepare_ntu", "find_skeleton_files", "process_ntu_file", "process_ntu_files"]
+__all__ = ["PIPELINES", "PrepareResult", "prepare_ntu", "find_skeleton_files", "process_ntu_files"]
 
 REPORT_FILE = "prepare_report.json"
 
@@ -146,11 +146,6 @@ def process_ntu_files(paths: list[str], pipeline: str = "sgn") -> list[Result]:
     and line), ``"unusable"`` (the pipeline cannot make a sample), ``"error"`` (anything else).
     The files are parsed together (:func:`read_ntu_skeletons`), which is faster than one by one."""
     return [_process_one(p, ske, pipeline) for p, ske in zip(paths, read_ntu_skeletons(paths, ("x", "y", "z")))]
-
-
-def process_ntu_file(path: str, pipeline: str = "sgn") -> Result:
-    """One file; see :func:`process_ntu_files`."""
-    return process_ntu_files([path], pipeline)[0]
 
 
 def _work(task: tuple[int, int, list[str], str, str]) -> tuple[int, int, int]:

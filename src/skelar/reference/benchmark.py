@@ -61,6 +61,7 @@ def register_reference(model_name: str, loader: ReferenceLoader) -> None:
 
 
 def load_reference(model_name: str, path: str, batch_size: int, num_classes: int) -> ReferenceModel:
+    """Build the reference implementation of ``model_name`` from the model file at ``path``."""
     if model_name not in _REFERENCES:
         raise KeyError(f"no reference loader for model {model_name!r}; available: {', '.join(sorted(_REFERENCES)) or 'none'}")
     if not Path(path).is_file():
@@ -258,6 +259,8 @@ def _time(fn: Callable[[], None], iters: int) -> tuple[float, float]:
 
 @dataclass
 class SideResult:
+    """One side's (skelar's or the reference's) timings, throughput and FLOP rates."""
+
     name: str
     params: int
     flops_per_sample: float
@@ -276,6 +279,8 @@ class SideResult:
 
 @dataclass
 class BenchResult:
+    """Both sides of one benchmark, the ratios and the machine's measured matmul rate."""
+
     model: str
     batch_size: int
     threads: int
@@ -289,6 +294,7 @@ class BenchResult:
     malloc_tuned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as plain values (the JSON report)."""
         return asdict(self)
 
     def summary(self) -> str:

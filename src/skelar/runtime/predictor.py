@@ -27,7 +27,11 @@ __all__ = ["Predictor"]
 
 @dataclass
 class Predictor:
-    """``forward(clips (K, C, T, V, M) float32) -> logits (K, classes)``; ``source`` names the model in errors."""
+    """``forward(clips (K, C, T, V, M) float32) -> logits (K, classes)``; ``source`` names the model in errors.
+
+    ``forward`` may also return ``(logits, {name: (K, ...) array})``: extra per-clip outputs (LTSCL's
+    predicted future frames); the rows then carry the first clip's.
+    """
 
     spec: InferenceSpec
     forward: Callable[[np.ndarray], np.ndarray]
@@ -36,6 +40,7 @@ class Predictor:
     def __post_init__(self) -> None:
         self._transform: Compose = self.spec.transform(where=f"{self.source}: test_transforms")
         self._layout = self.spec.joint_layout()
+        self._extras: dict[str, np.ndarray] = {}
 
     @property
     def classes(self) -> list[str]:
@@ -90,7 +95,9 @@ class Predictor:
         """Clip-averaged logits ``(classes,)`` of one sample, its clips seeded by its name."""
         x = self._check(sample)
         clips = make_clips(x, self._transform, self.spec.test_clips, self.spec.seed, sample.name, f"{sample.source} ({sample.name})")
-        return np.asarray(self.forward(clips), np.float64).mean(axis=0)
+        out = self.forward(clips)
+        out, self._extras = out if isinstance(out, tuple) else (out, {})
+        return np.asarray(out, np.float64).mean(axis=0)
 
     def row(self, sample: Sample, top_k: int = 5) -> dict[str, Any]:
         """``{input, name, top: [{index, class, prob}], label?, label_class?}`` for one sample."""
@@ -98,6 +105,8 @@ class Predictor:
         if sample.label is not None:
             row["label"] = sample.label
             row["label_class"] = sample.label_name
+        for key, value in self._extras.items():
+            row[key] = np.asarray(value[0], np.float64).round(6).tolist()
         return row
 
     def predict(self, inputs: Any, top_k: int = 5, select: Sequence[str] | None = None, trust_pickle: bool = False,

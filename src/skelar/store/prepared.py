@@ -61,6 +61,7 @@ def _savez_reproducible(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def is_prepared_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a prepared dataset (its ``dataset.yaml``)."""
     return (Path(path) / "dataset.yaml").is_file()
 
 
@@ -134,13 +135,16 @@ class PreparedDataset:
         return np.ascontiguousarray(self.frames[a:b].transpose(1, 0, 2, 3), dtype=np.float32)
 
     def sample_meta(self, i: int) -> SampleMeta:
+        """What is known about sample ``i``: name, label, subject, view, setup, replication."""
         kw = {f: int(self.meta[f][i]) for f in META_FIELDS if f in self.meta}
         return SampleMeta(name=str(self.meta["name"][i]), label=int(self.labels[i]), **kw)
 
     def protocols(self) -> list[str]:
+        """Sorted names of the protocols with at least one split."""
         return sorted({k.split("/")[0] for k in self._splits})
 
     def has_split(self, protocol: str, part: str) -> bool:
+        """Whether ``protocol`` has a ``part`` (train/val/test) split."""
         return f"{protocol}/{part}" in self._splits
 
     def split(self, protocol: str, part: str) -> np.ndarray:
@@ -152,6 +156,7 @@ class PreparedDataset:
         return self._splits[key]
 
     def describe(self) -> dict[str, Any]:
+        """A summary as plain values: name, root, layout, sample and class counts, channels, persons, preprocessing."""
         return {
             "name": self.name,
             "root": str(self.root),
@@ -270,6 +275,7 @@ class PreparedWriter:
         return len(self._labels) - 1
 
     def set_split(self, protocol: str, part: str, indices: Iterable[int]) -> None:
+        """Record ``indices`` as ``part`` (train/val/test) of ``protocol``."""
         check_path_name(protocol, "protocol name")
         if part not in ("train", "val", "test"):
             raise ValueError(f"split part must be train, val or test, not {part!r}")

@@ -11,6 +11,7 @@ from skelar.transforms.sampling import SegmentSample
 from skelar.transforms.streams import STREAMS, Bone, Motion, Stream, to_bone, to_motion, to_stream
 from skelar.transforms.temporal import AsgcnDownsample, RepeatPad, UclaSample, ValidCropResize, repeat_pad_persons
 from skelar.transforms.view import UclaViewAugment
+from skelar.transforms.ltscl import LtsclClip
 
 __all__ = [
     "Compose",
@@ -42,6 +43,7 @@ __all__ = [
     "CenterFirstFrame",
     "MinMaxNormalize",
     "UclaViewAugment",
+    "LtsclClip",
     "EstimatedPoseNoise",
     "Descriptors",
 ]

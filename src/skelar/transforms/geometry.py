@@ -34,9 +34,11 @@ class RandomRotation:
         self.theta = float(theta)
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """Three angles ``U(-theta, theta)``."""
         return rng.uniform(-self.theta, self.theta, size=3)
 
     def apply(self, x: np.ndarray, angles: np.ndarray) -> np.ndarray:
+        """Rotate the xyz channels of ``x`` by ``angles`` (SGN's convention)."""
         if x.shape[0] < 3:
             raise ValueError(f"rotation needs 3 coordinate channels, got {x.shape[0]}")
         r = sgn_rotation_matrix(angles).astype(x.dtype)

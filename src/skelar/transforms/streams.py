@@ -8,14 +8,18 @@ For ``ntu25`` and ``ucla20`` the layouts' parents are exactly CTR-GCN's bone pai
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from skelar.layouts import JointLayout, get_layout
+from skelar.registry import Registry
 from skelar.transforms.base import register_transform
 
 __all__ = ["STREAMS", "to_bone", "to_motion", "to_stream", "Bone", "Motion", "Stream"]
 
-STREAMS = ("joint", "bone", "motion", "bone_motion")
+# the one list of stream names (``data.stream``, the ``stream`` transform): name -> f(joints, layout)
+STREAMS: Registry[Callable[[np.ndarray, "str | JointLayout | None"], np.ndarray]] = Registry("stream")
 
 
 def to_bone(x: np.ndarray, layout: str | JointLayout) -> np.ndarray:
@@ -39,14 +43,38 @@ def to_motion(x: np.ndarray) -> np.ndarray:
 def to_stream(x: np.ndarray, stream: str, layout: str | JointLayout | None = None) -> np.ndarray:
     """One of :data:`STREAMS` computed from joint positions ``x`` ``(C, T, V, M)`` (bones need ``layout``)."""
     if stream not in STREAMS:
-        raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS)}")
-    if stream in ("bone", "bone_motion"):
-        if layout is None:
-            raise ValueError(f"the {stream} stream needs the dataset's joint layout")
-        x = to_bone(x, layout)
-    if stream in ("motion", "bone_motion"):
-        x = to_motion(x)
+        raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS.in_order())}")
+    return STREAMS.get(stream)(x, layout)
+
+
+def _needs_layout(stream: str, layout: str | JointLayout | None) -> str | JointLayout:
+    if layout is None:
+        raise ValueError(f"the {stream} stream needs the dataset's joint layout")
+    return layout
+
+
+@STREAMS.register("joint")
+def _joint(x: np.ndarray, layout: str | JointLayout | None) -> np.ndarray:
+    """The joint positions themselves."""
     return x
+
+
+@STREAMS.register("bone")
+def _bone(x: np.ndarray, layout: str | JointLayout | None) -> np.ndarray:
+    """Each joint minus its parent in the layout (roots: zero)."""
+    return to_bone(x, _needs_layout("bone", layout))
+
+
+@STREAMS.register("motion")
+def _motion(x: np.ndarray, layout: str | JointLayout | None) -> np.ndarray:
+    """Frame t+1 minus frame t (last frame zero)."""
+    return to_motion(x)
+
+
+@STREAMS.register("bone_motion")
+def _bone_motion(x: np.ndarray, layout: str | JointLayout | None) -> np.ndarray:
+    """The motion of the bone stream."""
+    return to_motion(to_bone(x, _needs_layout("bone_motion", layout)))
 
 
 @register_transform("bone")
@@ -76,11 +104,11 @@ class Motion:
 
 @register_transform("stream")
 class Stream:
-    """Select an input stream by name: ``joint``, ``bone``, ``motion`` or ``bone_motion`` (bones of the dataset's layout)."""
+    """Select an input stream by name: one of :data:`STREAMS` (``joint``, ``bone``, ``motion``, ``bone_motion``, ...; bones of the dataset's layout)."""
 
     def __init__(self, stream: str = "joint", *, layout: str | JointLayout):
         if stream not in STREAMS:
-            raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS)}")
+            raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS.in_order())}")
         self.stream = stream
         self.layout = get_layout(layout)
 

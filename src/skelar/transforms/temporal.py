@@ -86,6 +86,7 @@ class ValidCropResize:
         return len(self.p_interval) == 2
 
     def cropped_length(self, valid: int, p: float) -> int:
+        """Frames kept of ``valid`` valid frames for crop ratio ``p`` (at least ``min_crop``)."""
         return int(min(max(int(np.floor(valid * p)), self.min_crop), valid))
 
     def draw(self, valid: int, rng: np.random.Generator | None) -> tuple[float, int]:
@@ -100,6 +101,7 @@ class ValidCropResize:
         return p, int(rng.integers(0, valid - self.cropped_length(valid, p) + 1))
 
     def crop_bounds(self, valid: int, p: float, bias: int) -> tuple[int, int]:
+        """``(begin, end)`` of the crop within the valid frames."""
         if not self.random:
             return bias, valid - bias
         return bias, bias + self.cropped_length(valid, p)
@@ -162,6 +164,7 @@ class AsgcnDownsample:
 
     @staticmethod
     def valid_length(x: np.ndarray) -> int:
+        """Frames from the first to the last one with a non-zero value."""
         valid = (x != 0).sum(axis=3).sum(axis=2).sum(axis=0) > 0
         begin, end = int(valid.argmax()), len(valid) - int(valid[::-1].argmax())
         return end - begin
@@ -175,6 +178,7 @@ class AsgcnDownsample:
         return int(rng.uniform(0, np.ceil((length - self.future) / self.num_frames)))
 
     def indices(self, length: int, rs: int | None) -> np.ndarray:
+        """The ``num_frames`` frame indices for a sequence of ``length`` frames and offset ``rs``."""
         if length <= self.short:
             return np.arange(self.num_frames)
         step = (length - self.future) / self.num_frames
@@ -223,6 +227,7 @@ class UclaSample:
         return np.sort(rng.choice(length * reps, size=self.num_frames, replace=False) % length)
 
     def apply(self, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """The frames at ``indices``."""
         return np.ascontiguousarray(x[:, np.asarray(indices)])
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:

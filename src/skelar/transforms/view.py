@@ -44,6 +44,7 @@ class UclaViewAugment:
         return agx, agy, float(rng.uniform(*self.scale))
 
     def apply(self, x: np.ndarray, agx: float, agy: float, s: float) -> np.ndarray:
+        """Rotate about x and y by ``agx``, ``agy`` degrees and scale by ``s`` (CTR-GCN's NW-UCLA feeder)."""
         if x.shape[0] < 3:
             raise ValueError(f"view augmentation needs 3 coordinate channels, got {x.shape[0]}")
         C, T, V, M = x.shape
