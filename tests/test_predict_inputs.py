@@ -16,7 +16,7 @@ from skelar.formats.pyskl import PysklAnnotation, save_pyskl
 from skelar.formats.ucla import UCLA_CLASSES, read_ucla_json
 from skelar.layouts import get_layout
 from skelar.models import create_model
-from skelar.preprocess.ntu_prepare import process_ntu_file
+from skelar.preprocess.ntu_prepare import process_ntu_files
 from skelar.runtime import make_clips
 from skelar.transforms import build_transforms
 
@@ -118,7 +118,7 @@ def test_raw_ntu_skeleton_goes_through_the_recorded_pipeline(tmp_path, shared, c
     assert main(["predict", "--checkpoint", str(ckpt), str(path), "--json", "-q", "-k", "60"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert row["label_class"] == "brushing teeth"  # A003, from the file name
-    _, x, _, _ = process_ntu_file(str(path), "sgn")
+    _, x, _, _ = process_ntu_files([str(path)], "sgn")[0]
     assert not x[..., 1:].any()  # one actor: the empty second slot is dropped for the one-person model
     clips = make_clips(x[..., :1], build_transforms(tt), 3, 7, path.stem)
     with torch.no_grad():

@@ -134,9 +134,9 @@ def _skeleton(p: Path, pipeline: Mapping[str, Any] | None) -> Sample:
     name = p.name[: -len(".skeleton")]
     kind = (pipeline or {}).get("pipeline")
     if kind in _NTU_PIPELINES:
-        from skelar.preprocess.ntu_prepare import process_ntu_file
+        from skelar.preprocess.ntu_prepare import process_ntu_files
 
-        _, a, err, msg = process_ntu_file(str(p), kind)
+        _, a, err, msg = process_ntu_files([str(p)], kind)[0]
         if a is None:
             raise ValueError(msg or f"{p}: {err}")
     elif kind is None:
