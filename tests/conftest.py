@@ -4,6 +4,7 @@ failing without it under CI (env ``CI`` set), so that a CI job missing the fixtu
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,21 @@ def load_model_fixture(name: str):
     meta = json.loads(shared_path("parity", "models", f"{name}.json").read_text())
     state = {k.removeprefix("state/"): torch.from_numpy(npz[k]) for k in npz.files if k.startswith("state/")}
     return npz, meta, state
+
+
+@lru_cache(maxsize=4)
+def _pipeline_arrays(name: str) -> dict:
+    import numpy as np
+
+    with np.load(SHARED / "parity" / "pipelines" / f"{name}.npz", allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def pipeline_fixture(name: str) -> dict:
+    """The arrays of a pipeline parity fixture (``../shared/parity/pipelines/NAME.npz``), read once per session;
+    skips (fails under CI) when it is absent, like :func:`shared_path`."""
+    shared_path("parity", "pipelines", f"{name}.npz")
+    return _pipeline_arrays(name)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,22 +20,15 @@ from skelar.preprocess.ntu_sgn import (
     sgn_translate,
 )
 from skelar.transforms import DropZeroFrames, InterleavePersons, RandomRotation, SegmentSample, sgn_rotation_matrix
-from conftest import SHARED
+from conftest import SHARED, pipeline_fixture
 
 FIXTURE = SHARED / "parity" / "pipelines" / "sgn_ntu.npz"
 SAMPLES = [str(s) for s in np.load(FIXTURE)["samples"]] if FIXTURE.exists() else ["fixture-missing"]
 
 
-@lru_cache(maxsize=1)
-def _fixture() -> dict[str, np.ndarray]:
-    with np.load(FIXTURE, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
 @pytest.fixture
-def fx(shared):
-    shared("parity", "pipelines", "sgn_ntu.npz")
-    return _fixture()
+def fx():
+    return pipeline_fixture("sgn_ntu")
 
 
 def _skeleton_path(shared, name: str) -> Path:

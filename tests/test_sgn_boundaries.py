@@ -7,29 +7,21 @@ bodies or the actor slots of at least one file (the fixture's README lists which
 
 from __future__ import annotations
 
-from functools import lru_cache
 
 import numpy as np
 import pytest
 
 from skelar.formats.ntu_skeleton import read_ntu_skeleton
 from skelar.preprocess.ntu_sgn import SGN_PARAMS, sgn_align, sgn_process
-from conftest import SHARED
+from conftest import SHARED, pipeline_fixture
 
 FIXTURE = SHARED / "parity" / "pipelines" / "sgn_ntu_boundaries.npz"
 SAMPLES = [str(s) for s in np.load(FIXTURE)["samples"]] if FIXTURE.exists() else ["fixture-missing"]
 
 
-@lru_cache(maxsize=1)
-def _fixture() -> dict[str, np.ndarray]:
-    with np.load(FIXTURE, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
 @pytest.fixture
-def fx(shared):
-    shared("parity", "pipelines", "sgn_ntu_boundaries.npz")
-    return _fixture()
+def fx():
+    return pipeline_fixture("sgn_ntu_boundaries")
 
 
 def _run(shared, name: str, params: dict | None = None):

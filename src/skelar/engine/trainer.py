@@ -299,6 +299,16 @@ def _report_without_test(cfg: Config, run_dir: Path, data: DataBundle, history, 
         "best_val_epoch": best.get("epoch"),
         "last_val_top1": last.get("val_top1"),
         "test": None,
+        **_run_facts(run_dir, data, history, amp),
+    }
+    if ctx.is_main:
+        write_json(run_dir / "report.json", report)
+    return report
+
+
+def _run_facts(run_dir: Path, data: DataBundle, history: list[dict[str, Any]], amp: AmpSetting | None) -> dict[str, Any]:
+    """The closing entries of every report.json: dataset, split sizes, epochs, AMP and the commands run."""
+    return {
         "dataset": data.source.name,
         "splits": {"train": len(data.train_idx), "val": len(data.val_idx), "test": len(data.test_idx)},
         "epochs_trained": len(history),
@@ -306,9 +316,6 @@ def _report_without_test(cfg: Config, run_dir: Path, data: DataBundle, history, 
         "run_dir": str(run_dir),
         "commands": recorded_commands(run_dir),
     }
-    if ctx.is_main:
-        write_json(run_dir / "report.json", report)
-    return report
 
 
 def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, device, criterion, progress: bool, ctx: DistContext,
@@ -350,12 +357,7 @@ def _final_test(cfg: Config, run_dir: Path, data: DataBundle, history, best, dev
             "loss": metrics["loss"],
             **metrics_summary(metrics, data.source.classes),
         },
-        "dataset": data.source.name,
-        "splits": {"train": len(data.train_idx), "val": len(data.val_idx), "test": len(data.test_idx)},
-        "epochs_trained": len(history),
-        "amp": amp.record() if amp is not None else None,
-        "run_dir": str(run_dir),
-        "commands": recorded_commands(run_dir),
+        **_run_facts(run_dir, data, history, amp),
     }
     write_json(run_dir / "report.json", report)
     # record the test result in the selected checkpoint's metadata too
