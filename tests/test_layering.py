@@ -18,6 +18,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "skelar"
 LAYERS: dict[str, int] = {
     "": 0,
     "registry": 0,
+    "yaml_file": 0,
     "layouts": 1,
     "store": 2,
     "formats": 3,

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from skelar.store.prepared import META_FIELDS
 from skelar.formats.axes import parse_axes, to_ctvm
@@ -46,6 +45,7 @@ from skelar.formats.folder_index import INDEX_PROTOCOL, RawSample, list_by_patte
 from skelar.layouts import JointLayout, get_layout, layout_from_dict, load_layout_file
 from skelar.store.names import check_path_name
 from skelar.store.npy import load_npy
+from skelar.yaml_file import read_yaml
 
 __all__ = ["FolderSample", "FolderSpec", "load_folder_spec", "read_folder_sample", "resolve_split", "subject_ids"]
 
@@ -144,10 +144,7 @@ def load_folder_spec(root: str | os.PathLike) -> FolderSpec:
     src = root / SPEC_FILE
     if not src.is_file():
         raise FileNotFoundError(f"{root}: no {SPEC_FILE} (see docs/data.md, 'plain folder format')")
-    try:
-        doc = yaml.safe_load(src.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"{src}: invalid YAML: {e}".replace("\n", " ")) from None
+    doc = read_yaml(src)
     if not isinstance(doc, dict):
         raise ValueError(f"{src}: expected a mapping at the top level")
     unknown = sorted(set(doc) - _SPEC_KEYS)

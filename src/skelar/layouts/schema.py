@@ -21,9 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from skelar.layouts.layout import Coordinates, JointLayout
+from skelar.yaml_file import read_yaml
 
 __all__ = ["LAYOUT_KEYS", "layout_from_dict", "load_layout_file"]
 
@@ -129,8 +129,4 @@ def load_layout_file(path: str | Path) -> JointLayout:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"layout file not found: {path}")
-    try:
-        d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: invalid YAML: {e}".replace("\n", " ")) from None
-    return layout_from_dict(d, source=str(path))
+    return layout_from_dict(read_yaml(path), source=str(path))

@@ -31,6 +31,7 @@ from skelar.layouts import JointLayout, get_layout, layout_from_dict
 from skelar.store.atomic import naming
 from skelar.store.names import check_path_name
 from skelar.store.npy import load_npy, load_npz
+from skelar.yaml_file import read_yaml
 
 __all__ = ["FORMAT_VERSION", "META_FIELDS", "SampleMeta", "PreparedDataset", "PreparedWriter", "is_prepared_dir"]
 
@@ -73,10 +74,7 @@ class PreparedDataset:
         manifest_path = self.root / "dataset.yaml"
         if not manifest_path.is_file():
             raise FileNotFoundError(f"{self.root}: not a prepared dataset (no dataset.yaml); run `skelar prepare` first")
-        try:
-            self.manifest: dict[str, Any] = yaml.safe_load(manifest_path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ValueError(f"{manifest_path}: invalid YAML: {e}".replace("\n", " ")) from None
+        self.manifest: dict[str, Any] = read_yaml(manifest_path) or {}
         version = self.manifest.get("format_version")
         if version != FORMAT_VERSION:
             raise ValueError(f"{manifest_path}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")

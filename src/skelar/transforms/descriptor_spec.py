@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from skelar.layouts import JointLayout, get_layout
+from skelar.yaml_file import read_yaml
 
 __all__ = ["DescriptorSpec", "descriptor_spec", "derive_spec", "load_descriptor_spec", "spec_from_dict"]
 
@@ -120,11 +120,9 @@ def load_descriptor_spec(path: str | Path, layout: str | JointLayout) -> Descrip
     """Read a descriptor spec YAML file for ``layout``."""
     path = Path(path)
     try:
-        d = yaml.safe_load(path.read_text())
+        d = read_yaml(path)
     except OSError as e:
         raise ValueError(f"{path}: cannot read descriptor spec ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: invalid YAML: {e}".replace("\n", " ")) from None
     return spec_from_dict(d, get_layout(layout), source=str(path))
 
 
